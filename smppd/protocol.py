@@ -1,0 +1,612 @@
+"""The Twisted Protocol both sides share: framing, dispatch, request/response
+matching, timers and back-pressure, over the sans-IO session.
+
+Bytes in -> :class:`~smppd.pdu.PduReader` -> PDUs -> the session's receive
+rule -> the handler table -> answers, all answers produced while handling one
+``dataReceived`` going out in a single ``transport.write``. Requests this side
+sends are matched to their responses by sequence number, limited by a window
+(requests beyond it wait for a slot, in order) and expire after the response
+timeout through one sweep timer rather than a timer per request. Every timer
+runs on the injected clock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import struct
+from collections import deque
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import attrs
+from twisted.internet import error as tx_error
+from twisted.internet.defer import Deferred, fail
+from twisted.internet.interfaces import IPushProducer, IReactorTime
+from twisted.internet.protocol import Protocol
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from smppd import events as ev
+from smppd.pdu import (
+    DEFAULT_MAX_COMMAND_LENGTH,
+    CommandId,
+    CommandStatus,
+    EnquireLink,
+    EnquireLinkResp,
+    GenericNack,
+    Pdu,
+    PduDecodeError,
+    PduReader,
+    Unbind,
+    UnbindResp,
+    encode_pdu,
+    error_response,
+    status_name,
+)
+from smppd.session import Role, Session, SessionError, State
+
+log = Logger()
+_I4 = struct.Struct(">I")
+_session_ids = itertools.count(1)
+_CONNECTION_DONE = Failure(tx_error.ConnectionDone())
+
+C = CommandId
+S = CommandStatus
+
+
+@attrs.frozen
+class SessionConfig:
+    """Timers and limits of one SMPP session (seconds; None disables)."""
+
+    enquire_link_interval: float | None = 30.0
+    response_timeout: float = 30.0
+    session_init_timeout: float | None = None  # accepting side: connect -> bind
+    inactivity_timeout: float | None = None  # no transaction for this long: unbind
+    unbind_timeout: float = 5.0  # wait for unbind_resp before closing
+    window: int = 10  # outstanding requests this side sends
+    max_command_length: int = DEFAULT_MAX_COMMAND_LENGTH
+
+
+class SmppError(Exception):
+    """A request answered with a non-zero command_status (or generic_nack)."""
+
+    def __init__(self, status: int, response: Pdu | None = None) -> None:
+        super().__init__(status_name(status))
+        self.status = status
+        self.response = response
+
+
+class ResponseTimeout(Exception):
+    """No response within the response timeout."""
+
+
+class ConnectionClosed(Exception):
+    """The connection closed before the request was answered."""
+
+
+@implementer(IPushProducer)
+class _WriteBackPressure:
+    """Registered with the transport: when the peer stops reading our output,
+    stop reading its input (so we stop producing answers)."""
+
+    def __init__(self, protocol: SmppProtocol) -> None:
+        self.protocol = protocol
+
+    def pauseProducing(self) -> None:
+        self.protocol.pause_reading("write-buffer")
+
+    def resumeProducing(self) -> None:
+        self.protocol.resume_reading("write-buffer")
+
+    def stopProducing(self) -> None:
+        pass
+
+
+Handler = Callable[[Any], "Pdu | Deferred[Pdu] | None"]
+
+
+class SmppProtocol(Protocol):
+    """One SMPP connection, either side.
+
+    Subclasses set ``role`` and fill :meth:`request_handlers`: a table from
+    command_id to a callable taking the request and returning its response
+    PDU, a Deferred firing with it, or None when the handler answers itself.
+    """
+
+    role: ClassVar[Role]
+
+    def __init__(
+        self,
+        clock: IReactorTime,
+        config: SessionConfig | None = None,
+        events: ev.EventBus | None = None,
+    ) -> None:
+        self.clock = clock
+        self.config = config or SessionConfig()
+        self.events = events
+        self.session = Session(self.role)
+        self.session_id = f"s{next(_session_ids)}"
+        self.peer = "?"
+        self._reader = PduReader(self.config.max_command_length)
+        self._handlers: dict[int, Handler] = {
+            C.enquire_link: self._on_enquire_link,
+            C.unbind: self._on_unbind,
+        }
+        self._handlers.update(self.request_handlers())
+        # sequence_number -> (Deferred, deadline, command_id)
+        self._outstanding: dict[int, tuple[Deferred[Pdu], float, int]] = {}
+        self._waiting: deque[tuple[int, bytes, Deferred[Pdu]]] = deque()
+        self._out: list[bytes] = []
+        self._receiving = False
+        self._paused: set[str] = set()
+        self._closing = False
+        self._last_rx = 0.0
+        self._last_transaction = 0.0
+        self._sweep_call: Any = None
+        self._enquire_call: Any = None
+        self._inactivity_call: Any = None
+        self._init_call: Any = None
+        self._enquire_pending = False
+        self._unbind_d: Deferred[None] | None = None
+        self._unbind_call: Any = None
+        self.closed_d: Deferred[None] = Deferred()
+
+    # -- overridable ---------------------------------------------------------
+
+    def request_handlers(self) -> dict[int, Handler]:
+        return {}
+
+    def on_connected(self) -> None:
+        """Called once the transport is ready."""
+
+    def on_closed(self, reason: Failure) -> None:
+        """Called after the connection closed and outstanding requests failed."""
+
+    # -- connection ----------------------------------------------------------
+
+    def connectionMade(self) -> None:
+        transport = self.transport
+        assert transport is not None
+        set_no_delay = getattr(transport, "setTcpNoDelay", None)
+        if set_no_delay is not None:
+            with contextlib.suppress(Exception):  # not a TCP socket (unix, in-memory)
+                set_no_delay(True)
+        peer = transport.getPeer()
+        self.peer = f"{getattr(peer, 'host', peer)}:{getattr(peer, 'port', '')}"
+        register = getattr(transport, "registerProducer", None)
+        if register is not None:
+            with contextlib.suppress(RuntimeError):  # a producer is registered already
+                register(_WriteBackPressure(self), True)
+        now = self.clock.seconds()
+        self._last_rx = self._last_transaction = now
+        if self.config.session_init_timeout:
+            self._init_call = self.clock.callLater(self.config.session_init_timeout, self._session_init_expired)
+        self._arm_enquire_link()
+        self._arm_inactivity()
+        self.publish(ev.ConnectionConnected(at=now, session_id=self.session_id, peer=self.peer))
+        self.on_connected()
+
+    def connectionLost(self, reason: Failure = _CONNECTION_DONE) -> None:
+        was = self.session.state
+        self.session.closed()
+        self._closing = True
+        for call in (self._sweep_call, self._enquire_call, self._inactivity_call, self._init_call, self._unbind_call):
+            if call is not None and call.active():
+                call.cancel()
+        self._sweep_call = self._enquire_call = self._inactivity_call = self._init_call = None
+        # Swap the pending requests out before firing anything (amp's rule).
+        outstanding, self._outstanding = self._outstanding, {}
+        waiting, self._waiting = self._waiting, deque()
+        for d, _deadline, _cid in outstanding.values():
+            d.errback(ConnectionClosed(str(reason.value)))
+        for _cid, _wire, d in waiting:
+            d.errback(ConnectionClosed(str(reason.value)))
+        if self._unbind_d is not None:
+            d2, self._unbind_d = self._unbind_d, None
+            d2.callback(None)
+        now = self.clock.seconds()
+        if was in (State.BOUND_TX, State.BOUND_RX, State.BOUND_TRX, State.UNBOUND) and self.session.bind_type:
+            self.publish(
+                ev.ConnectionUnbound(
+                    at=now,
+                    session_id=self.session_id,
+                    peer=self.peer,
+                    system_id=self.session.system_id or "",
+                    bind_type=self.session.bind_type.value,
+                )
+            )
+        self.publish(
+            ev.ConnectionDisconnected(
+                at=now,
+                session_id=self.session_id,
+                peer=self.peer,
+                system_id=self.session.system_id,
+                reason=reason.getErrorMessage(),
+            )
+        )
+        try:
+            self.on_closed(reason)
+        finally:
+            self.closed_d.callback(None)
+
+    def publish(self, event: ev.Event) -> None:
+        if self.events:
+            self.events.publish(event)
+
+    def close(self) -> None:
+        """Close after what is already written (no unbind)."""
+        if not self._closing:
+            self._closing = True
+            self._flush()
+            if self.transport is not None:
+                self.transport.loseConnection()
+
+    def abort(self) -> None:
+        self._closing = True
+        if self.transport is not None:
+            abort = getattr(self.transport, "abortConnection", None)
+            (abort or self.transport.loseConnection)()
+
+    # -- data in -------------------------------------------------------------
+
+    def dataReceived(self, data: bytes) -> None:
+        self._last_rx = self.clock.seconds()
+        self._receiving = True
+        try:
+            for item in self._reader.feed(data):
+                if item.__class__ is PduDecodeError:
+                    self._on_decode_error(item)
+                else:
+                    self._dispatch(item)  # type: ignore[arg-type]
+        finally:
+            self._receiving = False
+            self._flush()
+        if self._reader.broken:
+            self.close()
+
+    def _dispatch(self, pdu: Pdu) -> None:
+        cid = pdu.command_id
+        if cid != C.enquire_link and cid != C.enquire_link_resp:
+            self._last_transaction = self._last_rx
+        if cid & 0x80000000:
+            if self.session.receive_status(cid):
+                log.warn(
+                    "{peer}: unexpected {pdu} in state {state}",
+                    peer=self.peer,
+                    pdu=type(pdu).__name__,
+                    state=self.session.state.value,
+                )
+            self._on_response(pdu)
+            return
+        status = self.session.receive_status(cid)
+        if status:
+            self._reject(pdu, status)
+            return
+        handler = self._handlers.get(cid)
+        if handler is None:
+            self._reject(pdu, S.ESME_RINVCMDID)
+            return
+        try:
+            result = handler(pdu)
+        except Exception:
+            log.failure("{peer}: handler for {pdu} failed", peer=self.peer, pdu=type(pdu).__name__)
+            self._reject(pdu, S.ESME_RSYSERR)
+            return
+        if result is None:
+            return
+        if isinstance(result, Deferred):
+            result.addCallbacks(self.send_pdu, self._handler_failed, errbackArgs=(pdu,))
+        else:
+            self.send_pdu(result)
+
+    def _handler_failed(self, failure: Failure, request: Pdu) -> None:
+        log.failure("{peer}: handler for {pdu} failed", failure, peer=self.peer, pdu=type(request).__name__)
+        self._reject(request, S.ESME_RSYSERR)
+
+    def _reject(self, request: Pdu, status: int) -> None:
+        """Answer a request with an error status (generic_nack if it has no response)."""
+        cls = request.response_class
+        if cls is None:
+            self.send_pdu(GenericNack(sequence_number=request.sequence_number, command_status=status))
+        else:
+            self.send_pdu(cls(sequence_number=request.sequence_number, command_status=status))
+
+    def _on_decode_error(self, error: PduDecodeError) -> None:
+        log.warn(
+            "{peer}: undecodable PDU ({status}): {why}",
+            peer=self.peer,
+            status=status_name(error.command_status),
+            why=str(error),
+        )
+        answer = error_response(error)
+        if answer is not None:
+            self.send_pdu(answer)
+        elif error.sequence_number in self._outstanding:
+            d, _deadline, _cid = self._outstanding.pop(error.sequence_number)
+            d.errback(SmppError(error.command_status))
+            self._pump()
+
+    def _on_response(self, pdu: Pdu) -> None:
+        pending = self._outstanding.pop(pdu.sequence_number, None)
+        if pending is None:
+            log.warn(
+                "{peer}: {pdu} with sequence_number {seq} matches no request",
+                peer=self.peer,
+                pdu=type(pdu).__name__,
+                seq=pdu.sequence_number,
+            )
+            return
+        d, _deadline, request_id = pending
+        if pdu.command_status:
+            d.errback(SmppError(pdu.command_status, pdu))
+        elif pdu.command_id != (request_id | 0x80000000):
+            d.errback(SmppError(S.ESME_RSYSERR, pdu))
+        else:
+            d.callback(pdu)
+        if self._waiting:
+            self._pump()
+
+    # -- data out ------------------------------------------------------------
+
+    def send_pdu(self, pdu: Pdu) -> None:
+        """Send a PDU as is (responses; requests go through send_request)."""
+        self.write(encode_pdu(pdu))
+
+    def write(self, data: bytes) -> None:
+        if self._receiving:
+            self._out.append(data)
+        elif self.transport is not None and self.session.state is not State.CLOSED:
+            self.transport.write(data)
+
+    def write_many(self, chunks: list[bytes]) -> None:
+        if self._receiving:
+            self._out.extend(chunks)
+        elif self.transport is not None and self.session.state is not State.CLOSED:
+            self.transport.write(b"".join(chunks))
+
+    def _flush(self) -> None:
+        if self._out:
+            out, self._out = self._out, []
+            if self.transport is not None and self.session.state is not State.CLOSED:
+                self.transport.write(out[0] if len(out) == 1 else b"".join(out))
+
+    def send_request(self, pdu: Pdu) -> Deferred[Pdu]:
+        """Send a request; fire with its response, or fail with SmppError
+        (non-zero status), ResponseTimeout or ConnectionClosed.
+
+        The PDU's own sequence_number is replaced by the session's next one.
+        Beyond the window, requests wait for a slot in order.
+        """
+        try:
+            self.session.check_send(pdu.command_id)
+            wire = encode_pdu(pdu)
+        except Exception as e:
+            return fail(e)
+        return self.send_request_wire(pdu.command_id, wire)
+
+    def send_request_wire(self, command_id: int, wire: bytes) -> Deferred[Pdu]:
+        """Like :meth:`send_request` for an already encoded request (its
+        sequence_number is patched in)."""
+        d: Deferred[Pdu] = Deferred()
+        if self._closing or self.session.state is State.CLOSED:
+            d.errback(ConnectionClosed("connection is closing"))
+        elif len(self._outstanding) >= self.config.window or self._waiting:
+            self._waiting.append((command_id, wire, d))
+        else:
+            self._send_now(command_id, wire, d)
+        return d
+
+    @property
+    def outstanding(self) -> int:
+        """Requests sent and not yet answered."""
+        return len(self._outstanding)
+
+    @property
+    def waiting(self) -> int:
+        """Requests held back by the window."""
+        return len(self._waiting)
+
+    def _send_now(self, command_id: int, wire: bytes, d: Deferred[Pdu]) -> int:
+        seq = self.session.next_sequence()
+        deadline = self.clock.seconds() + self.config.response_timeout
+        self._outstanding[seq] = (d, deadline, command_id)
+        self.write(wire[:12] + _I4.pack(seq) + wire[16:])
+        if self._sweep_call is None:
+            self._sweep_call = self.clock.callLater(self.config.response_timeout, self._sweep)
+        return seq
+
+    def _pump(self) -> None:
+        window = self.config.window
+        while self._waiting and len(self._outstanding) < window:
+            cid, wire, d = self._waiting.popleft()
+            if not self.session.may_send(cid):
+                d.errback(SessionError(f"state is {self.session.state.value}"))
+                continue
+            self._send_now(cid, wire, d)
+
+    def _sweep(self) -> None:
+        """Fail every request past its deadline; re-arm for the oldest left."""
+        self._sweep_call = None
+        now = self.clock.seconds()
+        expired = []
+        for seq, (_d, deadline, _cid) in self._outstanding.items():
+            if deadline > now:
+                break
+            expired.append(seq)
+        for seq in expired:
+            d, _deadline, cid = self._outstanding.pop(seq)
+            d.errback(ResponseTimeout(f"no response to {_command_name(cid)} #{seq}"))
+        if self._outstanding and self.session.state is not State.CLOSED:
+            oldest = next(iter(self._outstanding.values()))[1]
+            self._sweep_call = self.clock.callLater(max(0.0, oldest - now), self._sweep)
+        if expired:
+            self._pump()
+
+    # -- back-pressure -------------------------------------------------------
+
+    def pause_reading(self, reason: str) -> None:
+        if not self._paused and self.transport is not None:
+            self.transport.pauseProducing()  # type: ignore[attr-defined]
+        self._paused.add(reason)
+
+    def resume_reading(self, reason: str) -> None:
+        if reason in self._paused:
+            self._paused.discard(reason)
+            if not self._paused and self.transport is not None and not self._closing:
+                self.transport.resumeProducing()  # type: ignore[attr-defined]
+
+    @property
+    def reading_paused(self) -> bool:
+        return bool(self._paused)
+
+    # -- session life --------------------------------------------------------
+
+    def mark_bound(self, bind_type: Any, system_id: str) -> None:
+        self.session.bound(bind_type, system_id)
+        if self._init_call is not None and self._init_call.active():
+            self._init_call.cancel()
+        self._init_call = None
+        self.publish(
+            ev.ConnectionBound(
+                at=self.clock.seconds(),
+                session_id=self.session_id,
+                peer=self.peer,
+                system_id=system_id,
+                bind_type=bind_type.value,
+            )
+        )
+
+    def unbind(self) -> Deferred[None]:
+        """Send unbind, wait (bounded) for unbind_resp, then close.
+
+        Fires when the connection is closing. Without a bound session it
+        just closes.
+        """
+        if self._unbind_d is not None:
+            return self._unbind_d
+        done: Deferred[None] = Deferred()
+        self._unbind_d = done
+        if not self.session.is_bound:
+            self.close()
+            if self.transport is None:
+                self._unbind_d = None
+                done.callback(None)
+            return done
+        d = self._send_unbind()
+        self.session.unbound()
+
+        def finished(_: object) -> None:
+            self.close()
+
+        d.addBoth(finished)
+        return done
+
+    def _send_unbind(self) -> Deferred[Pdu]:
+        d: Deferred[Pdu] = Deferred()
+        seq = self._send_now(C.unbind, encode_pdu(Unbind()), d)
+        self._unbind_call = self.clock.callLater(self.config.unbind_timeout, self._unbind_expired, seq)
+
+        def got(result: object) -> object:
+            if self._unbind_call is not None and self._unbind_call.active():
+                self._unbind_call.cancel()
+            self._unbind_call = None
+            return None
+
+        d.addBoth(got)
+        return d
+
+    def _unbind_expired(self, seq: int) -> None:
+        self._unbind_call = None
+        pending = self._outstanding.pop(seq, None)
+        if pending is not None:
+            log.info("{peer}: no unbind_resp in time; closing", peer=self.peer)
+            pending[0].errback(ResponseTimeout("unbind"))
+
+    def _on_unbind(self, pdu: Unbind) -> UnbindResp:
+        was = self.session.state
+        self.session.unbound()
+        log.info(
+            "{peer}: {system_id} unbound by peer (was {state})",
+            peer=self.peer,
+            system_id=self.session.system_id,
+            state=was.value,
+        )
+        for _cid, _wire, d in list(self._waiting):
+            d.errback(ConnectionClosed("peer unbound"))
+        self._waiting.clear()
+        self.clock.callLater(0, self.close)
+        return pdu.response()  # type: ignore[return-value]
+
+    def _on_enquire_link(self, pdu: EnquireLink) -> EnquireLinkResp:
+        return pdu.response()  # type: ignore[return-value]
+
+    # -- timers --------------------------------------------------------------
+
+    def _session_init_expired(self) -> None:
+        self._init_call = None
+        if not self.session.is_bound:
+            log.info("{peer}: no bind within {t}s; closing", peer=self.peer, t=self.config.session_init_timeout)
+            self.close()
+
+    def _arm_enquire_link(self) -> None:
+        interval = self.config.enquire_link_interval
+        if interval:
+            self._enquire_call = self.clock.callLater(interval, self._enquire_link_due)
+
+    def _enquire_link_due(self) -> None:
+        self._enquire_call = None
+        interval = self.config.enquire_link_interval
+        assert interval
+        now = self.clock.seconds()
+        idle = now - self._last_rx
+        if idle < interval or self._enquire_pending:
+            self._enquire_call = self.clock.callLater(interval - idle if idle < interval else interval, self._enquire_link_due)
+            return
+        if self.session.state is State.CLOSED or self._closing:
+            return
+        self._enquire_pending = True
+        d: Deferred[Pdu] = Deferred()
+        self._send_now(C.enquire_link, encode_pdu(EnquireLink()), d)
+        d.addCallbacks(self._enquire_link_answered, self._enquire_link_failed)
+        self._enquire_call = self.clock.callLater(interval, self._enquire_link_due)
+
+    def _enquire_link_answered(self, _: Pdu) -> None:
+        self._enquire_pending = False
+
+    def _enquire_link_failed(self, failure: Failure) -> None:
+        self._enquire_pending = False
+        if failure.check(ConnectionClosed):
+            return
+        if failure.check(SmppError):
+            return  # an answer (even an error one) proves the peer is alive
+        log.info("{peer}: enquire_link unanswered; dropping the connection", peer=self.peer)
+        self.abort()
+
+    def _arm_inactivity(self) -> None:
+        timeout = self.config.inactivity_timeout
+        if timeout:
+            self._inactivity_call = self.clock.callLater(timeout, self._inactivity_due)
+
+    def _inactivity_due(self) -> None:
+        self._inactivity_call = None
+        timeout = self.config.inactivity_timeout
+        assert timeout
+        idle = self.clock.seconds() - max(self._last_transaction, self._last_tx_activity())
+        if idle < timeout:
+            self._inactivity_call = self.clock.callLater(timeout - idle, self._inactivity_due)
+            return
+        log.info("{peer}: inactive for {t}s; unbinding", peer=self.peer, t=timeout)
+        self.unbind()
+
+    def _last_tx_activity(self) -> float:
+        """When this side last had a request outstanding (counts as activity)."""
+        return self.clock.seconds() if self._outstanding else 0.0
+
+
+def _command_name(command_id: int) -> str:
+    try:
+        return CommandId(command_id).name
+    except ValueError:
+        return f"0x{command_id:08X}"
