@@ -161,6 +161,10 @@ class SmppProtocol(Protocol):
     def on_connected(self) -> None:
         """Called once the transport is ready."""
 
+    def end_of_input(self) -> None:
+        """Called after the PDUs of one read were dispatched, before their
+        answers are written: the place to hand a batch to the store."""
+
     def on_closed(self, reason: Failure) -> None:
         """Called after the connection closed and outstanding requests failed."""
 
@@ -260,6 +264,7 @@ class SmppProtocol(Protocol):
                     self._on_decode_error(item)
                 else:
                     self._dispatch(item)  # type: ignore[arg-type]
+            self.end_of_input()
         finally:
             self._receiving = False
             self._flush()
@@ -297,9 +302,13 @@ class SmppProtocol(Protocol):
         if result is None:
             return
         if isinstance(result, Deferred):
-            result.addCallbacks(self.send_pdu, self._handler_failed, errbackArgs=(pdu,))
+            result.addCallbacks(self._send_answer, self._handler_failed, errbackArgs=(pdu,))
         else:
             self.send_pdu(result)
+
+    def _send_answer(self, answer: Pdu | None) -> None:
+        if answer is not None:
+            self.send_pdu(answer)
 
     def _handler_failed(self, failure: Failure, request: Pdu) -> None:
         log.failure("{peer}: handler for {pdu} failed", failure, peer=self.peer, pdu=type(request).__name__)

@@ -97,6 +97,8 @@ class CommandStatus(enum.IntEnum):
     ESME_RINVOPTPARAMVAL = 0x000000C4
     ESME_RDELIVERYFAILURE = 0x000000FE
     ESME_RUNKNOWNERR = 0x000000FF
+    # SMPP 5.0 additions, used where 3.4 has no specific status.
+    ESME_RINVDCS = 0x00000104
 
 
 def status_name(status: int) -> str:

@@ -73,6 +73,10 @@ def _tlv(name: str) -> Any:
     return property(get)
 
 
+def _to_tuple(value: Any) -> tuple[Any, ...]:
+    return tuple(value)
+
+
 def codec_fields(cls: type) -> tuple[tuple[str, FieldCodec], ...]:
     """The mandatory body fields of a PDU class, in wire order."""
     return tuple(
@@ -329,7 +333,7 @@ class SubmitMultiResp(Pdu):
     command_id = CommandId.submit_multi_resp
     message_id: str = _c(65, S.ESME_RINVMSGID)
     unsuccess_smes: tuple[UnsuccessSme, ...] = attrs.field(
-        default=(), converter=tuple, metadata={_SMPP: FieldCodec("unsuccess", 254)}
+        default=(), converter=_to_tuple, metadata={_SMPP: FieldCodec("unsuccess", 254)}
     )
 
     @property
@@ -347,7 +351,7 @@ class SubmitMulti(Pdu):
     source_addr: str = _c(21, S.ESME_RINVSRCADR)
     dest_addresses: tuple[DestAddress | DistributionList, ...] = attrs.field(
         default=(),
-        converter=tuple,
+        converter=_to_tuple,
         metadata={_SMPP: FieldCodec("dests", 254, S.ESME_RINVNUMDESTS)},
     )
     esm_class: int = _i1(0, S.ESME_RINVESMCLASS)

@@ -1,0 +1,2 @@
+"""The SMSC side: bind and auth, message handling, routing, receipts,
+store-and-forward."""

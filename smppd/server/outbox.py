@@ -1,0 +1,167 @@
+"""Draining the outbox into an ESME's receiver sessions.
+
+One :class:`Dispatcher` per system_id holds that ESME's outbox items (the
+store holds the durable copy). Whenever one of its RX/TRX sessions has room in
+its window, the next due item goes out as deliver_sm, round-robin over the
+sessions. deliver_sm_resp ESME_ROK removes the item; ESME_RTHROTTLED or
+ESME_RMSGQFUL pauses that session briefly and puts the item back first in
+line; any other error or a timeout retries it later with back-off; an item
+past its validity is dropped as expired.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections import deque
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import attrs
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from smppd.model import OutboxItem
+from smppd.pdu import CommandStatus, Pdu
+from smppd.protocol import ConnectionClosed, SmppError
+
+if TYPE_CHECKING:
+    from smppd.server.protocol import SmscProtocol
+    from smppd.server.smsc import Smsc
+
+log = Logger()
+S = CommandStatus
+_THROTTLED = frozenset({S.ESME_RTHROTTLED, S.ESME_RMSGQFUL})
+_PERMANENT = frozenset({S.ESME_RX_P_APPN, S.ESME_RX_R_APPN})
+_order = itertools.count()
+
+
+class Dispatcher:
+    """Delivers one ESME's outbox items over its receiver sessions."""
+
+    def __init__(self, smsc: Smsc, system_id: str) -> None:
+        self.smsc = smsc
+        self.system_id = system_id
+        self.ready: deque[OutboxItem] = deque()
+        self.later: list[tuple[float, int, OutboxItem]] = []  # heap by next_attempt_at
+        self.inflight: dict[str, OutboxItem] = {}
+        self._rr = 0
+        self._timer: Any = None
+        self._paused_until: dict[int, float] = {}  # id(session) -> time
+
+    def __len__(self) -> int:
+        return len(self.ready) + len(self.later) + len(self.inflight)
+
+    def add(self, items: Iterable[OutboxItem]) -> None:
+        now = self.smsc.clock.seconds()
+        for item in items:
+            if item.next_attempt_at > now:
+                heapq.heappush(self.later, (item.next_attempt_at, next(_order), item))
+            else:
+                self.ready.append(item)
+        self.wake()
+
+    def wake(self) -> None:
+        """Send what the sessions' windows allow."""
+        if self.later:
+            self._promote()
+        if not self.ready:
+            return
+        sessions = self.smsc.receivers(self.system_id)
+        if not sessions:
+            return
+        now = self.smsc.clock.seconds()
+        n = len(sessions)
+        blocked = 0
+        while self.ready and blocked < n:
+            proto = sessions[self._rr % n]
+            self._rr += 1
+            if (
+                proto.outstanding >= proto.config.window
+                or self._paused_until.get(id(proto), 0.0) > now
+                or not proto.session.is_bound
+            ):
+                blocked += 1
+                continue
+            blocked = 0
+            item = self.ready.popleft()
+            if item.expires_at is not None and item.expires_at <= now:
+                self.smsc.outbox_expired(item)
+                continue
+            self._send(proto, item)
+        if self.ready and self._paused_until:
+            soonest = min(self._paused_until.values())
+            if soonest > now:
+                self._arm(soonest)
+
+    def _send(self, proto: SmscProtocol, item: OutboxItem) -> None:
+        self.inflight[item.item_id] = item
+        command_id = int.from_bytes(item.pdu[4:8], "big")
+        d = proto.send_request_wire(command_id, item.pdu)
+        d.addCallbacks(self._acknowledged, self._failed, callbackArgs=(item,), errbackArgs=(item, proto))
+
+    def _acknowledged(self, response: Pdu, item: OutboxItem) -> None:
+        del self.inflight[item.item_id]
+        self.smsc.outbox_delivered(item, response)
+        self.wake()
+
+    def _failed(self, failure: Failure, item: OutboxItem, proto: SmscProtocol) -> None:
+        self.inflight.pop(item.item_id, None)
+        now = self.smsc.clock.seconds()
+        if failure.check(ConnectionClosed):
+            self.ready.appendleft(item)  # not the ESME's fault: first in line on another bind
+            self.wake()
+            return
+        error = failure.value
+        status = error.status if isinstance(error, SmppError) else None
+        if status in _THROTTLED:
+            self._paused_until[id(proto)] = now + self.smsc.config.retry.throttled_pause
+            self.ready.appendleft(item)
+            self._arm(now + self.smsc.config.retry.throttled_pause)
+            return
+        if status in _PERMANENT:
+            self.smsc.outbox_rejected(item, status)
+            self.wake()
+            return
+        attempts = item.attempts + 1
+        retry = attrs.evolve(item, attempts=attempts, next_attempt_at=now + self.smsc.config.retry.delay(attempts))
+        if retry.expires_at is not None and retry.next_attempt_at >= retry.expires_at:
+            self.smsc.outbox_expired(retry)
+        else:
+            log.debug(
+                "deliver_sm to {system_id} failed ({why}); retry {n} at {t}",
+                system_id=self.system_id,
+                why=failure.getErrorMessage(),
+                n=attempts,
+                t=retry.next_attempt_at,
+            )
+            self.smsc.outbox_retry(retry)
+            heapq.heappush(self.later, (retry.next_attempt_at, next(_order), retry))
+            self._arm(retry.next_attempt_at)
+        self.wake()
+
+    def _promote(self) -> None:
+        now = self.smsc.clock.seconds()
+        while self.later and self.later[0][0] <= now:
+            self.ready.append(heapq.heappop(self.later)[2])
+        if self.later:
+            self._arm(self.later[0][0])
+
+    def _arm(self, at: float) -> None:
+        now = self.smsc.clock.seconds()
+        if self._timer is not None and self._timer.active():
+            if self._timer.getTime() <= at:
+                return
+            self._timer.cancel()
+        self._timer = self.smsc.clock.callLater(max(0.0, at - now), self._tick)
+
+    def _tick(self) -> None:
+        self._timer = None
+        now = self.smsc.clock.seconds()
+        self._paused_until = {k: v for k, v in self._paused_until.items() if v > now}
+        self.wake()
+
+    def stop(self) -> None:
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None

@@ -1,0 +1,467 @@
+"""One ESME connection to the SMSC: binds, message handlers, answers.
+
+The submit path is the hot path: each submit_sm is validated and turned into
+a :class:`~smppd.model.Message` synchronously; the messages of one read go to
+the store as one batch; when the store has them (at once for the memory
+store, at the group commit for a durable one) all their responses go out in
+one write. Nothing on that path logs per message or builds a Deferred per
+message.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import TYPE_CHECKING, Any
+
+import attrs
+from twisted.internet.defer import Deferred
+from twisted.internet.task import deferLater
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from smppd.model import Message
+from smppd.pdu import (
+    BindReceiver,
+    BindTransceiver,
+    BindTransmitter,
+    CancelSm,
+    CancelSmResp,
+    CommandId,
+    CommandStatus,
+    DataSm,
+    DataSmResp,
+    DestAddress,
+    Pdu,
+    QuerySm,
+    QuerySmResp,
+    ReplaceSm,
+    ReplaceSmResp,
+    SubmitMulti,
+    SubmitMultiResp,
+    SubmitSm,
+    UnsuccessSme,
+    encode_pdu,
+)
+from smppd.pdu.constants import INTERFACE_VERSION_34, MessageState
+from smppd.pdu.timefmt import format_absolute
+from smppd.pdu.tlv import encode_tlvs
+from smppd.protocol import SessionConfig, SmppProtocol
+from smppd.server.validation import check_address, check_message_fields, resolve_times, utc
+from smppd.session import BIND_TYPE_BY_COMMAND, BindType, Role
+
+if TYPE_CHECKING:
+    from smppd.server.smsc import Smsc
+
+log = Logger()
+S = CommandStatus
+C = CommandId
+_HEADER = struct.Struct(">IIII")
+_RESUME_FRACTION = 0.5
+
+
+def message_id_resp(command_id: int, sequence_number: int, message_id: str) -> bytes:
+    """submit_sm_resp / data_sm_resp with a message_id, encoded directly: the
+    one response on the hot path (equal to ``encode_pdu`` of the PDU)."""
+    body = message_id.encode("ascii") + b"\x00"
+    return _HEADER.pack(16 + len(body), command_id, 0, sequence_number) + body
+
+
+def error_resp(command_id: int, sequence_number: int, status: int) -> bytes:
+    return _HEADER.pack(17, command_id, status, sequence_number) + b"\x00"
+
+
+class SmscProtocol(SmppProtocol):
+    """The SMSC side of one connection."""
+
+    role = Role.SMSC
+
+    def __init__(self, smsc: Smsc, config: SessionConfig | None = None) -> None:
+        super().__init__(smsc.clock, config or smsc.config.session, smsc.events)
+        self.smsc = smsc
+        self.account: Any = None
+        self.interface_version = INTERFACE_VERSION_34
+        self._binding = False
+        self._rate: float | None = None
+        self._window = smsc.config.default_window
+        self._may: frozenset[str] = frozenset()
+        self._batch_messages: list[Message] = []
+        self._batch_answers: list[tuple[int, int, str] | Pdu] = []
+        self._unanswered = 0
+        self._strict = smsc.config.strict_addresses
+
+    def request_handlers(self) -> dict[int, Any]:
+        return {
+            C.bind_transmitter: self._on_bind,
+            C.bind_receiver: self._on_bind,
+            C.bind_transceiver: self._on_bind,
+            C.submit_sm: self._on_submit_sm,
+            C.submit_multi: self._on_submit_multi,
+            C.data_sm: self._on_data_sm,
+            C.query_sm: self._on_query_sm,
+            C.cancel_sm: self._on_cancel_sm,
+            C.replace_sm: self._on_replace_sm,
+        }
+
+    # -- connection ----------------------------------------------------------
+
+    def on_connected(self) -> None:
+        self.smsc.sessions.add(self)
+
+    def on_closed(self, reason: Failure) -> None:
+        self.smsc.session_closed(self)
+
+    @property
+    def peer_host(self) -> str:
+        peer = self.transport.getPeer() if self.transport is not None else None
+        return str(getattr(peer, "host", "")) if peer is not None else ""
+
+    # -- binds ---------------------------------------------------------------
+
+    def _on_bind(self, pdu: BindTransmitter | BindReceiver | BindTransceiver) -> Deferred[Pdu] | Pdu:
+        if self._binding:
+            return pdu.response(command_status=S.ESME_RALYBND)
+        self._binding = True
+        bind_type = BIND_TYPE_BY_COMMAND[pdu.command_id]
+        host = self.peer_host
+        try:
+            d = self.smsc.authenticator.authenticate(
+                pdu.system_id, pdu.password, pdu.system_type, bind_type.value, host
+            )
+        except Exception:
+            d = Deferred()
+            d.errback(Failure())
+        d.addCallbacks(
+            self._bind_authenticated,
+            self._bind_failed,
+            callbackArgs=(pdu, bind_type),
+            errbackArgs=(pdu, host),
+        )
+        return d
+
+    def _bind_authenticated(self, account: Any, pdu: Any, bind_type: BindType) -> Pdu | None:
+        self._binding = False
+        smsc = self.smsc
+        if self._closing:
+            return pdu.response(command_status=S.ESME_RBINDFAIL)
+        limit = account.max_binds if account.max_binds is not None else smsc.config.default_max_binds
+        if limit is not None and smsc.bind_count(account.system_id) >= limit:
+            log.info(
+                "{peer}: bind of {system_id} refused: {n} bind(s) already",
+                peer=self.peer,
+                system_id=account.system_id,
+                n=limit,
+            )
+            smsc.counters["bind_failures"] += 1
+            return pdu.response(command_status=S.ESME_RBINDFAIL)
+        if smsc.penalty is not None:
+            smsc.penalty.record_success(self.peer_host)
+        self.account = account
+        self._may = frozenset(account.permissions)
+        self._rate = account.throughput
+        if account.window:
+            self._window = account.window
+        self.interface_version = pdu.interface_version
+        self.mark_bound(bind_type, account.system_id)
+        log.info(
+            "{peer}: {system_id} bound as {bind_type}",
+            peer=self.peer,
+            system_id=account.system_id,
+            bind_type=bind_type.value,
+        )
+        tlvs = {"sc_interface_version": INTERFACE_VERSION_34} if pdu.interface_version >= INTERFACE_VERSION_34 else {}
+        # The bind_resp goes out before anything the outbox has waiting.
+        self.send_pdu(pdu.response(system_id=smsc.config.system_id, tlvs=tlvs))
+        smsc.session_bound(self, pdu.address_range)
+        return None
+
+    def _bind_failed(self, failure: Failure, pdu: Any, host: str) -> Pdu | Deferred[Pdu]:
+        self._binding = False
+        self.smsc.counters["bind_failures"] += 1
+        status = getattr(failure.value, "status", None)
+        if status is None:
+            log.failure("{peer}: bind of {system_id} failed", failure, peer=self.peer, system_id=pdu.system_id)
+            status = S.ESME_RBINDFAIL
+        else:
+            log.info(
+                "{peer}: bind of {system_id} refused: {reason}",
+                peer=self.peer,
+                system_id=pdu.system_id,
+                reason=failure.getErrorMessage(),
+            )
+        response = pdu.response(command_status=status)
+        penalty = self.smsc.penalty
+        if penalty is not None:
+            delay = penalty.record_failure(host)
+            if delay > 0:
+                return deferLater(self.clock, delay, lambda: response)
+        return response
+
+    # -- the submit path -----------------------------------------------------
+
+    def _on_submit_sm(self, pdu: SubmitSm) -> Pdu | None:
+        status = self._admit(pdu, "submit_sm")
+        if not status:
+            status = check_address(
+                pdu.destination_addr, pdu.dest_addr_ton, pdu.dest_addr_npi, source=False, strict=self._strict
+            )
+        if status:
+            self.write(error_resp(C.submit_sm_resp, pdu.sequence_number, status))
+            return None
+        now = self._last_rx
+        if pdu.schedule_delivery_time or pdu.validity_period:
+            status, schedule_at, expires_at = self._times(pdu.schedule_delivery_time, pdu.validity_period, now)
+            if status:
+                self.write(error_resp(C.submit_sm_resp, pdu.sequence_number, status))
+                return None
+        else:
+            schedule_at, expires_at = None, now + self.smsc.config.default_validity
+        message = self._message(pdu, pdu.destination_addr, pdu.dest_addr_ton, pdu.dest_addr_npi, now, schedule_at, expires_at)
+        self._batch_messages.append(message)
+        self._batch_answers.append((C.submit_sm_resp, pdu.sequence_number, message.message_id))
+        return None
+
+    def _admit(self, pdu: Any, operation: str) -> int:
+        """Permission, field checks, source policy and the throughput limit."""
+        if operation not in self._may:
+            return S.ESME_RSUBMITFAIL
+        status = check_message_fields(pdu, strict=self._strict)
+        if status:
+            return status
+        account = self.account
+        if account.source_addr_patterns and not account.source_allowed(pdu.source_addr):
+            return S.ESME_RINVSRCADR
+        if self._rate is not None and not self.smsc.take_token(account.system_id, self._rate, self._last_rx):
+            return S.ESME_RTHROTTLED
+        return S.ESME_ROK
+
+    def _times(self, schedule: str, validity: str, now: float) -> tuple[int, float | None, float]:
+        config = self.smsc.config
+        return resolve_times(
+            schedule, validity, now, default_validity=config.default_validity, max_validity=config.max_validity
+        )
+
+    def _message(
+        self,
+        pdu: Any,
+        destination: str,
+        ton: int,
+        npi: int,
+        now: float,
+        schedule_at: float | None,
+        expires_at: float,
+        *,
+        message_id: str | None = None,
+        sub_count: int = 1,
+    ) -> Message:
+        return Message(
+            message_id or self.smsc.ids.next(),
+            self.account.system_id,
+            pdu.service_type,
+            pdu.source_addr_ton,
+            pdu.source_addr_npi,
+            pdu.source_addr,
+            ton,
+            npi,
+            destination,
+            pdu.esm_class,
+            getattr(pdu, "protocol_id", 0),
+            getattr(pdu, "priority_flag", 0),
+            pdu.registered_delivery,
+            pdu.data_coding,
+            getattr(pdu, "short_message", b""),
+            encode_tlvs(pdu.tlvs) if pdu.tlvs else b"",
+            now,
+            schedule_at,
+            expires_at,
+            MessageState.ENROUTE,
+            None,
+            0,
+            sub_count,
+        )
+
+    def end_of_input(self) -> None:
+        if not self._batch_messages:
+            return
+        messages, self._batch_messages = self._batch_messages, []
+        answers, self._batch_answers = self._batch_answers, []
+        self._unanswered += len(answers)
+        if self._unanswered >= self._window:
+            self.pause_reading("store")
+        d = self.smsc.submit(messages)
+        d.addCallbacks(
+            self._stored, self._store_failed, callbackArgs=(messages, answers), errbackArgs=(answers,)
+        )
+
+    def _stored(self, _: object, messages: list[Message], answers: list[tuple[int, int, str] | Pdu]) -> None:
+        chunks = [
+            message_id_resp(*a) if a.__class__ is tuple else encode_pdu(a)  # type: ignore[arg-type]
+            for a in answers
+        ]
+        self._answered(len(answers))
+        self.write_many(chunks)
+        # Only now: no receipt or event may overtake the response it refers to.
+        self.smsc.accepted(messages)
+
+    def _store_failed(self, failure: Failure, answers: list[tuple[int, int, str] | Pdu]) -> None:
+        log.failure("{peer}: store refused {n} message(s)", failure, peer=self.peer, n=len(answers))
+        chunks = []
+        for a in answers:
+            if isinstance(a, tuple):
+                chunks.append(error_resp(a[0], a[1], S.ESME_RSYSERR))
+            else:
+                chunks.append(encode_pdu(attrs.evolve(a, command_status=S.ESME_RSYSERR)))
+        self._answered(len(answers))
+        self.write_many(chunks)
+
+    def _answered(self, n: int) -> None:
+        self._unanswered -= n
+        if self._unanswered <= self._window * _RESUME_FRACTION:
+            self.resume_reading("store")
+
+    def _on_data_sm(self, pdu: DataSm) -> Pdu | None:
+        status = self._admit(pdu, "data_sm")
+        if not status:
+            status = check_address(
+                pdu.destination_addr, pdu.dest_addr_ton, pdu.dest_addr_npi, source=False, strict=self._strict
+            )
+        if status:
+            return DataSmResp(sequence_number=pdu.sequence_number, command_status=status)
+        now = self._last_rx
+        expiry = pdu.qos_time_to_live
+        expires_at = now + (float(expiry) if expiry else self.smsc.config.default_validity)
+        message = self._message(pdu, pdu.destination_addr, pdu.dest_addr_ton, pdu.dest_addr_npi, now, None, expires_at)
+        self._batch_messages.append(message)
+        self._batch_answers.append((C.data_sm_resp, pdu.sequence_number, message.message_id))
+        return None
+
+    def _on_submit_multi(self, pdu: SubmitMulti) -> Pdu | None:
+        seq = pdu.sequence_number
+        status = self._admit(pdu, "submit_multi")
+        if not status and not pdu.dest_addresses:
+            status = S.ESME_RINVNUMDESTS
+        if status:
+            return SubmitMultiResp(sequence_number=seq, command_status=status)
+        now = self._last_rx
+        status, schedule_at, expires_at = self._times(pdu.schedule_delivery_time, pdu.validity_period, now)
+        if status:
+            return SubmitMultiResp(sequence_number=seq, command_status=status)
+        destinations: list[tuple[str, int, int]] = []
+        failed: list[UnsuccessSme] = []
+        for dest in pdu.dest_addresses:
+            if isinstance(dest, DestAddress):
+                bad = check_address(
+                    dest.destination_addr, dest.dest_addr_ton, dest.dest_addr_npi, source=False, strict=self._strict
+                )
+                if bad:
+                    failed.append(UnsuccessSme(dest.destination_addr, bad, dest.dest_addr_ton, dest.dest_addr_npi))
+                else:
+                    destinations.append((dest.destination_addr, dest.dest_addr_ton, dest.dest_addr_npi))
+            else:
+                members = self.smsc.expand_destinations(dest.dl_name)
+                if members is None:
+                    failed.append(UnsuccessSme(dest.dl_name, S.ESME_RINVDLNAME))
+                else:
+                    destinations += [(m, 1, 1) for m in members]
+        if not destinations:
+            return SubmitMultiResp(sequence_number=seq, command_status=S.ESME_RSUBMITFAIL, unsuccess_smes=failed)
+        base = self.smsc.ids.next()
+        count = len(destinations)
+        for i, (addr, ton, npi) in enumerate(destinations, 1):
+            self._batch_messages.append(
+                self._message(
+                    pdu,
+                    addr,
+                    ton,
+                    npi,
+                    now,
+                    schedule_at,
+                    expires_at,
+                    message_id=base if i == 1 else f"{base}-{i}",
+                    sub_count=count,
+                )
+            )
+        self._batch_answers.append(SubmitMultiResp(sequence_number=seq, message_id=base, unsuccess_smes=failed))
+        return None
+
+    # -- query, cancel, replace ----------------------------------------------
+
+    def _on_query_sm(self, pdu: QuerySm) -> Pdu | Deferred[Pdu]:
+        if "query_sm" not in self._may:
+            return pdu.response(command_status=S.ESME_RQUERYFAIL)
+        d = self.smsc.lookup(pdu.message_id)
+        d.addCallback(self._query_answer, pdu)
+        return d  # type: ignore[return-value]
+
+    def _query_answer(self, m: Message | None, pdu: QuerySm) -> Pdu:
+        if m is None or m.system_id != self.account.system_id or (pdu.source_addr and pdu.source_addr != m.source_addr):
+            return pdu.response(command_status=S.ESME_RQUERYFAIL)
+        final_date = format_absolute(utc(m.final_at)) if m.final_at is not None else ""
+        return QuerySmResp(
+            sequence_number=pdu.sequence_number,
+            message_id=pdu.message_id,
+            final_date=final_date,
+            message_state=m.state,
+            error_code=min(m.error_code, 255),
+        )
+
+    def _on_cancel_sm(self, pdu: CancelSm) -> Pdu | Deferred[Pdu]:
+        if "cancel_sm" not in self._may:
+            return CancelSmResp(sequence_number=pdu.sequence_number, command_status=S.ESME_RCANCELFAIL)
+        if not pdu.message_id and not (pdu.source_addr and pdu.destination_addr):
+            return CancelSmResp(sequence_number=pdu.sequence_number, command_status=S.ESME_RCANCELFAIL)
+        d = self.smsc.cancel(
+            self.account.system_id, pdu.message_id, pdu.source_addr, pdu.destination_addr, pdu.service_type
+        )
+        d.addCallback(lambda status: CancelSmResp(sequence_number=pdu.sequence_number, command_status=status))
+        return d  # type: ignore[return-value]
+
+    def _on_replace_sm(self, pdu: ReplaceSm) -> Pdu | Deferred[Pdu]:
+        seq = pdu.sequence_number
+
+        def fail(status: int) -> Pdu:
+            return ReplaceSmResp(sequence_number=seq, command_status=status)
+
+        if "replace_sm" not in self._may:
+            return fail(S.ESME_RREPLACEFAIL)
+        rd = pdu.registered_delivery
+        if rd & 0x03 == 0x03 or rd & 0xE0:
+            return fail(S.ESME_RINVREGDLVFLG)
+        if pdu.sm_default_msg_id:
+            return fail(S.ESME_RINVDFTMSGID)
+        current = self.smsc.unfinished.get(pdu.message_id)
+        if current is None or current.system_id != self.account.system_id:
+            return fail(S.ESME_RREPLACEFAIL)
+        now = self._last_rx
+        schedule_at, expires_at = current.schedule_at, current.expires_at
+        if pdu.schedule_delivery_time or pdu.validity_period:
+            status, new_schedule, new_expiry = self._times(
+                pdu.schedule_delivery_time, pdu.validity_period, now
+            )
+            if status:
+                return fail(status)
+            if pdu.schedule_delivery_time:
+                schedule_at = new_schedule
+            if pdu.validity_period:
+                expires_at = new_expiry
+        replacement = attrs.evolve(
+            current,
+            short_message=pdu.short_message,
+            registered_delivery=rd,
+            schedule_at=schedule_at,
+            expires_at=expires_at,
+            source_addr=pdu.source_addr or current.source_addr,
+        )
+        d = self.smsc.replace(
+            self.account.system_id, replacement, changed_schedule=bool(pdu.schedule_delivery_time)
+        )
+        d.addCallback(lambda status: ReplaceSmResp(sequence_number=seq, command_status=status))
+        return d  # type: ignore[return-value]
+
+    # -- outbound --------------------------------------------------------------
+
+    def _on_response(self, pdu: Pdu) -> None:
+        super()._on_response(pdu)
+        if self.session.bind_type is not None and self.session.bind_type.receives:
+            self.smsc.session_ready(self)
+
+

@@ -1,0 +1,123 @@
+"""Delivery receipts and deliveries as deliver_sm PDUs, ready for the outbox.
+
+A receipt carries the de-facto text (``id:... stat:... text:...``) and the
+structured form: receipted_message_id, message_state and, with an error, a
+network_error_code. The id in all of them is the id the ESME got in its
+submit response.
+"""
+
+from __future__ import annotations
+
+from smppd.model import Message
+from smppd.pdu import DataSm, DeliverSm, encode_pdu
+from smppd.pdu.constants import EsmClass
+from smppd.pdu.tlv import Tlvs, decode_tlvs
+from smppd.server.validation import utc
+from smppd.text.receipt import DeliveryReceipt, format_receipt, stat_for_state
+
+GSM_NETWORK = 3  # network_error_code network type: GSM
+
+
+def submission_id(message: Message) -> str:
+    """The id the ESME was given: submit_multi destinations share their submission's."""
+    return message.message_id.split("-", 1)[0]
+
+
+def preview_text(message: Message, length: int = 20) -> str:
+    """The first characters of the message, ASCII only, for the receipt's text field."""
+    data = message.short_message
+    if not data and message.tlvs:
+        data = Tlvs(decode_tlvs(message.tlvs, 0, len(message.tlvs), 0, 0)).raw(0x0424) or b""
+    if message.esm_class & 0x40 and data:
+        data = data[data[0] + 1 :]
+    if message.data_coding == 8:
+        text = data[: length * 4].decode("utf-16-be", "replace")
+    else:
+        text = data[: length * 2].decode("latin-1")
+    return "".join(ch if 32 <= ord(ch) < 127 else "?" for ch in text[:length])
+
+
+def needs_receipt(message: Message) -> bool:
+    """Whether the final state of ``message`` was asked for (registered_delivery)."""
+    wanted = message.registered_delivery & 0x03
+    if wanted == 1:
+        return True
+    if wanted == 2:
+        return message.state != 2  # DELIVERED
+    return False
+
+
+def receipt_pdu(message: Message, *, intermediate: bool = False, dlvrd: int | None = None) -> bytes:
+    """The encoded deliver_sm receipt for ``message`` in its current state
+    (sequence_number 0: the protocol patches it in when sending)."""
+    msg_id = submission_id(message)
+    done = message.final_at if message.final_at is not None else message.submitted_at
+    delivered = 1 if message.state == 2 else 0
+    text = format_receipt(
+        DeliveryReceipt(
+            id=msg_id,
+            sub=message.sub_count,
+            dlvrd=delivered if dlvrd is None else dlvrd,
+            submit_date=utc(message.submitted_at).replace(tzinfo=None),
+            done_date=utc(done).replace(tzinfo=None),
+            stat=stat_for_state(message.state),
+            err=f"{message.error_code:03d}",
+            text=preview_text(message),
+        )
+    )
+    tlvs: dict[str, object] = {"receipted_message_id": msg_id, "message_state": message.state}
+    if message.error_code:
+        tlvs["network_error_code"] = bytes((GSM_NETWORK,)) + (message.error_code & 0xFFFF).to_bytes(2, "big")
+    pdu = DeliverSm(
+        service_type=message.service_type,
+        source_addr_ton=message.dest_addr_ton,
+        source_addr_npi=message.dest_addr_npi,
+        source_addr=message.destination_addr,
+        dest_addr_ton=message.source_addr_ton,
+        dest_addr_npi=message.source_addr_npi,
+        destination_addr=message.source_addr,
+        esm_class=EsmClass.TYPE_INTERMEDIATE_NOTIFICATION if intermediate else EsmClass.TYPE_SMSC_DELIVERY_RECEIPT,
+        short_message=text.encode("ascii", "replace"),
+        tlvs=tlvs,
+    )
+    return encode_pdu(pdu)
+
+
+def delivery_pdu(message: Message, *, as_data_sm: bool = False) -> bytes:
+    """``message`` as the encoded deliver_sm (or data_sm) for the ESME it is routed to."""
+    tlvs = Tlvs(decode_tlvs(message.tlvs, 0, len(message.tlvs), 0, 0)) if message.tlvs else Tlvs()
+    if as_data_sm:
+        payload = message.short_message
+        if payload and tlvs.raw(0x0424) is None:
+            tlvs = tlvs.replace(message_payload=payload)
+        return encode_pdu(
+            DataSm(
+                service_type=message.service_type,
+                source_addr_ton=message.source_addr_ton,
+                source_addr_npi=message.source_addr_npi,
+                source_addr=message.source_addr,
+                dest_addr_ton=message.dest_addr_ton,
+                dest_addr_npi=message.dest_addr_npi,
+                destination_addr=message.destination_addr,
+                esm_class=message.esm_class & 0xC0,
+                data_coding=message.data_coding,
+                tlvs=tlvs,
+            )
+        )
+    return encode_pdu(
+        DeliverSm(
+            service_type=message.service_type,
+            source_addr_ton=message.source_addr_ton,
+            source_addr_npi=message.source_addr_npi,
+            source_addr=message.source_addr,
+            dest_addr_ton=message.dest_addr_ton,
+            dest_addr_npi=message.dest_addr_npi,
+            destination_addr=message.destination_addr,
+            esm_class=message.esm_class & 0xC0,
+            protocol_id=message.protocol_id,
+            priority_flag=message.priority_flag,
+            data_coding=message.data_coding,
+            short_message=message.short_message,
+            tlvs=tlvs,
+        )
+    )

@@ -1,0 +1,576 @@
+"""The SMSC core: everything the sessions share.
+
+Sessions (one :class:`~smppd.server.protocol.SmscProtocol` per connection)
+decode, validate and answer; this object owns what outlives a connection:
+bound sessions by system_id, message ids, the unfinished messages and their
+timers (schedule, validity), routing, the delivery backend, the outbox
+dispatchers, rate limits and events. The store is the source of truth; the
+in-memory indexes here are rebuilt from it at start.
+"""
+
+from __future__ import annotations
+
+import heapq
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import attrs
+from twisted.internet.defer import Deferred, DeferredList, succeed
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from smppd import events as ev
+from smppd.interfaces import IDeliveryBackend, IMessageStore
+from smppd.model import Message, OutboxItem
+from smppd.pdu import CommandStatus, MessageState, Pdu
+from smppd.server.config import ServerConfig
+from smppd.server.delivery import DeliveryOutcome, SimulatorBackend
+from smppd.server.ids import MessageIdGenerator
+from smppd.server.outbox import Dispatcher
+from smppd.server.receipts import delivery_pdu, needs_receipt, receipt_pdu, submission_id
+from smppd.text.receipt import stat_for_state
+
+if TYPE_CHECKING:
+    from smppd.server.protocol import SmscProtocol
+
+log = Logger()
+S = CommandStatus
+
+
+class _Bucket:
+    """Token bucket for one system_id's throughput limit."""
+
+    __slots__ = ("last", "tokens")
+
+    def __init__(self, tokens: float, now: float) -> None:
+        self.tokens = tokens
+        self.last = now
+
+
+class Smsc:
+    """State and behaviour shared by every session of one SMSC."""
+
+    def __init__(
+        self,
+        clock: IReactorTime,
+        store: IMessageStore,
+        authenticator: Any,
+        *,
+        config: ServerConfig | None = None,
+        backend: IDeliveryBackend | None = None,
+        events: ev.EventBus | None = None,
+        penalty: Any = None,
+    ) -> None:
+        self.clock = clock
+        self.store = store
+        self.authenticator = authenticator
+        self.config = config = config or ServerConfig()
+        self.backend = backend or SimulatorBackend(
+            clock, config.simulator_rules, default_delay=config.simulator_default_delay
+        )
+        self.events = events if events is not None else ev.EventBus(clock)
+        self.penalty = penalty
+        self.ids = MessageIdGenerator(clock, config.message_id_format)
+        self.sessions: set[SmscProtocol] = set()
+        self._bound: dict[str, list[SmscProtocol]] = {}
+        self._receivers: dict[str, list[SmscProtocol]] = {}
+        self._ranges: list[tuple[re.Pattern[str], str, SmscProtocol]] = []
+        self._routes = [(re.compile(r.pattern), r.system_id) for r in config.routes]
+        self.unfinished: dict[str, Message] = {}
+        self.dispatchers: dict[str, Dispatcher] = {}
+        self._expiry: list[tuple[float, str]] = []
+        self._expiry_call: Any = None
+        self._schedule: list[tuple[float, str]] = []
+        self._schedule_call: Any = None
+        self._buckets: dict[str, _Bucket] = {}
+        self._pending_writes: set[Deferred[Any]] = set()
+        self.accepting = True
+        self.counters: dict[str, int] = {
+            "submitted": 0,
+            "delivered": 0,
+            "failed": 0,
+            "receipts_sent": 0,
+            "throttled": 0,
+            "bind_failures": 0,
+        }
+
+    # -- life ------------------------------------------------------------------
+
+    def start(self) -> Deferred[None]:
+        """Recover unfinished messages and the outbox from the store."""
+        d: Deferred[Any] = self.store.unfinished_messages()
+        d.addCallback(self._recovered_messages)
+        d.addCallback(lambda _: self.store.outbox_pending())
+        d.addCallback(self._recovered_outbox)
+        return d
+
+    def _recovered_messages(self, messages: list[Message]) -> None:
+        self._recovering = messages
+        for m in messages:
+            self.ids.at_least(submission_id(m))
+        if messages:
+            log.info("recovered {n} unfinished message(s)", n=len(messages))
+
+    def _recovered_outbox(self, items: list[OutboxItem]) -> None:
+        routed = {i.message_id for i in items if i.kind == OutboxItem.MESSAGE}
+        by_system: dict[str, list[OutboxItem]] = {}
+        for item in items:
+            by_system.setdefault(item.system_id, []).append(item)
+        for system_id, its in by_system.items():
+            self.dispatcher(system_id).add(its)
+        if items:
+            log.info("recovered {n} outbox item(s)", n=len(items))
+        now = self.clock.seconds()
+        for m in self._recovering:
+            self._track(m)
+            if m.expires_at is not None and m.expires_at <= now:
+                self.finish(m, MessageState.EXPIRED)
+            elif m.message_id not in routed:
+                self._start(m)
+        del self._recovering
+
+    def stop(self) -> Deferred[None]:
+        """Stop accepting, unbind every session, let in-flight writes finish
+        (bounded by the grace period), then close the store."""
+        self.accepting = False
+        unbinds = [p.unbind() for p in list(self.sessions)]
+        waits = DeferredList([*unbinds, *list(self._pending_writes)], consumeErrors=True)
+        grace: Deferred[None] = Deferred()
+        def settled(_: object = None) -> None:
+            if timer.active():
+                timer.cancel()
+            if not grace.called:
+                grace.callback(None)
+
+        timer = self.clock.callLater(self.config.grace_period, settled)
+
+        waits.addBoth(settled)
+
+        def finish(_: object) -> Deferred[None]:
+            for p in list(self.sessions):
+                p.abort()
+            for disp in self.dispatchers.values():
+                disp.stop()
+            for call in (self._expiry_call, self._schedule_call):
+                if call is not None and call.active():
+                    call.cancel()
+            stop = getattr(self.backend, "stop", None)
+            if stop is not None:
+                stop()
+            self.events.stop()
+            return self.store.close()
+
+        grace.addCallback(finish)
+        return grace
+
+    # -- sessions --------------------------------------------------------------
+
+    def connection_allowed(self) -> bool:
+        return self.accepting and len(self.sessions) < self.config.max_connections
+
+    def bind_count(self, system_id: str) -> int:
+        return len(self._bound.get(system_id, ()))
+
+    def session_bound(self, proto: SmscProtocol, address_range: str) -> None:
+        system_id = proto.session.system_id
+        bind_type = proto.session.bind_type
+        assert system_id is not None and bind_type is not None
+        self._bound.setdefault(system_id, []).append(proto)
+        if bind_type.receives:
+            self._receivers.setdefault(system_id, []).append(proto)
+            if address_range:
+                try:
+                    self._ranges.append((re.compile(address_range), system_id, proto))
+                except re.error:
+                    log.warn(
+                        "{system_id}: address_range {r!r} is not a regular expression; ignored",
+                        system_id=system_id,
+                        r=address_range,
+                    )
+            disp = self.dispatchers.get(system_id)
+            if disp is not None:
+                disp.wake()
+
+    def session_closed(self, proto: SmscProtocol) -> None:
+        self.sessions.discard(proto)
+        system_id = proto.session.system_id
+        if system_id is None:
+            return
+        for table in (self._bound, self._receivers):
+            lst = table.get(system_id)
+            if lst and proto in lst:
+                lst.remove(proto)
+                if not lst:
+                    del table[system_id]
+        self._ranges = [r for r in self._ranges if r[2] is not proto]
+
+    def receivers(self, system_id: str) -> list[SmscProtocol]:
+        return self._receivers.get(system_id, [])
+
+    def session_ready(self, proto: SmscProtocol) -> None:
+        """A receiver session has room in its window again."""
+        system_id = proto.session.system_id
+        if system_id is not None:
+            disp = self.dispatchers.get(system_id)
+            if disp is not None and disp.ready:
+                disp.wake()
+
+    def dispatcher(self, system_id: str) -> Dispatcher:
+        disp = self.dispatchers.get(system_id)
+        if disp is None:
+            disp = self.dispatchers[system_id] = Dispatcher(self, system_id)
+        return disp
+
+    # -- limits ----------------------------------------------------------------
+
+    def take_token(self, system_id: str, rate: float, now: float) -> bool:
+        """Whether ``system_id`` may submit one more message now (token bucket,
+        burst of one second's worth)."""
+        bucket = self._buckets.get(system_id)
+        if bucket is None:
+            bucket = self._buckets[system_id] = _Bucket(rate, now)
+        else:
+            bucket.tokens = min(rate, bucket.tokens + (now - bucket.last) * rate)
+            bucket.last = now
+        if bucket.tokens >= 1.0:
+            bucket.tokens -= 1.0
+            return True
+        self.counters["throttled"] += 1
+        return False
+
+    # -- accepting messages ----------------------------------------------------
+
+    def submit(self, messages: list[Message]) -> Deferred[None]:
+        """Persist newly submitted messages. When the Deferred fires they are
+        durable: answer the ESME, then call :meth:`accepted` to deliver them."""
+        d = self.store.add_messages(messages)
+        if not d.called:
+            self._pending_writes.add(d)
+            d.addBoth(self._write_done, d)
+        return d
+
+    def _write_done(self, result: object, d: Deferred[Any]) -> object:
+        self._pending_writes.discard(d)
+        return result
+
+    def accepted(self, messages: list[Message]) -> None:
+        """Start delivering messages the store has (after the ESME was answered)."""
+        self.counters["submitted"] += len(messages)
+        publish = self.events.publish if self.events else None
+        intermediate: list[OutboxItem] = []
+        now = self.clock.seconds()
+        for m in messages:
+            self._track(m)
+            if publish is not None:
+                publish(
+                    ev.SmsSubmitted(
+                        at=m.submitted_at,
+                        message_id=m.message_id,
+                        system_id=m.system_id,
+                        source_addr=m.source_addr,
+                        destination_addr=m.destination_addr,
+                    )
+                )
+            if m.registered_delivery & 0x10:
+                intermediate.append(self._receipt_item(m, now, intermediate=True))
+            self._start(m)
+        if intermediate:
+            self._put_outbox(intermediate)
+
+    def _track(self, m: Message) -> None:
+        self.unfinished[m.message_id] = m
+        if m.expires_at is not None:
+            heapq.heappush(self._expiry, (m.expires_at, m.message_id))
+            if self._expiry_call is None or self._expiry_call.getTime() > m.expires_at:
+                self._arm_expiry()
+
+    def _start(self, m: Message) -> None:
+        now = self.clock.seconds()
+        if m.schedule_at is not None and m.schedule_at > now:
+            heapq.heappush(self._schedule, (m.schedule_at, m.message_id))
+            self._arm_schedule()
+            return
+        target = self.route(m.destination_addr)
+        if target is not None:
+            item = OutboxItem(
+                item_id=self.ids.next(),
+                system_id=target,
+                kind=OutboxItem.MESSAGE,
+                message_id=m.message_id,
+                pdu=delivery_pdu(m),
+                created_at=now,
+                expires_at=m.expires_at,
+            )
+            self._put_outbox([item])
+            return
+        d = self.backend.deliver(m)
+        d.addCallbacks(self._outcome, self._backend_failed, callbackArgs=(m.message_id,), errbackArgs=(m.message_id,))
+
+    def route(self, destination: str) -> str | None:
+        """The ESME a destination goes to: a bound receiver whose address_range
+        matches, then a configured route; None for the delivery backend."""
+        for pattern, system_id, _proto in self._ranges:
+            if pattern.match(destination):
+                return system_id
+        for pattern, system_id in self._routes:
+            if pattern.match(destination):
+                return system_id
+        return None
+
+    def _outcome(self, outcome: DeliveryOutcome, message_id: str) -> None:
+        m = self.unfinished.get(message_id)
+        if m is None:
+            return  # cancelled or expired meanwhile
+        if outcome.state in (MessageState.ENROUTE, MessageState.ACCEPTED):
+            return
+        self.finish(m, outcome.state, outcome.error_code)
+
+    def _backend_failed(self, failure: Failure, message_id: str) -> None:
+        log.failure("delivery backend failed for {message_id}", failure, message_id=message_id)
+        m = self.unfinished.get(message_id)
+        if m is not None:
+            self.finish(m, MessageState.UNKNOWN)
+
+    def finish(self, m: Message, state: int, error_code: int = 0) -> Deferred[None]:
+        """Move ``m`` to a final state, persist it with the receipt it causes."""
+        self.unfinished.pop(m.message_id, None)
+        now = self.clock.seconds()
+        final = attrs.evolve(m, state=state, final_at=now, error_code=error_code)
+        items = [self._receipt_item(final, now)] if needs_receipt(final) else []
+        d = self.store.update_message(final, items)
+        if not d.called:
+            self._pending_writes.add(d)
+            d.addBoth(self._write_done, d)
+        d.addCallbacks(self._finished_stored, self._store_failed, callbackArgs=(final, items), errbackArgs=("update",))
+        if state == MessageState.DELIVERED:
+            self.counters["delivered"] += 1
+            if self.events:
+                self.events.publish(
+                    ev.SmsDelivered(at=now, message_id=m.message_id, system_id=m.system_id, destination_addr=m.destination_addr)
+                )
+        else:
+            self.counters["failed"] += 1
+            if self.events:
+                self.events.publish(
+                    ev.SmsFailed(
+                        at=now,
+                        message_id=m.message_id,
+                        system_id=m.system_id,
+                        destination_addr=m.destination_addr,
+                        state=stat_for_state(state),
+                        error_code=error_code,
+                    )
+                )
+        return d
+
+    def _receipt_item(self, m: Message, now: float, *, intermediate: bool = False) -> OutboxItem:
+        if intermediate:
+            m = attrs.evolve(m, state=MessageState.ENROUTE)
+        return OutboxItem(
+            item_id=self.ids.next(),
+            system_id=m.system_id,
+            kind=OutboxItem.RECEIPT,
+            message_id=m.message_id,
+            pdu=receipt_pdu(m, intermediate=intermediate),
+            created_at=now,
+            expires_at=now + self.config.receipt_validity,
+        )
+
+    def _finished_stored(self, _: object, final: Message, items: list[OutboxItem]) -> None:
+        if items:
+            self.dispatcher(final.system_id).add(items)
+            if self.events:
+                for _item in items:
+                    self.events.publish(
+                        ev.DeliveryReport(
+                            at=self.clock.seconds(),
+                            message_id=submission_id(final),
+                            system_id=final.system_id,
+                            state=stat_for_state(final.state),
+                            error_code=final.error_code,
+                        )
+                    )
+
+    def _put_outbox(self, items: list[OutboxItem]) -> None:
+        d = self.store.outbox_put(items)
+        d.addCallbacks(self._outbox_stored, self._store_failed, callbackArgs=(items,), errbackArgs=("outbox_put",))
+
+    def _outbox_stored(self, _: object, items: list[OutboxItem]) -> None:
+        by_system: dict[str, list[OutboxItem]] = {}
+        for item in items:
+            by_system.setdefault(item.system_id, []).append(item)
+        for system_id, its in by_system.items():
+            self.dispatcher(system_id).add(its)
+
+    def _store_failed(self, failure: Failure, what: str) -> None:
+        log.failure("store {what} failed", failure, what=what)
+
+    # -- outbox results (called by dispatchers) --------------------------------
+
+    def outbox_live(self, item: OutboxItem) -> bool:
+        """Whether an item still needs delivering (its message was not cancelled)."""
+        return item.kind != OutboxItem.MESSAGE or item.message_id in self.unfinished
+
+    def outbox_delivered(self, item: OutboxItem, response: Pdu) -> None:
+        self._remove_items([item.item_id])
+        if item.kind == OutboxItem.MESSAGE:
+            m = self.unfinished.get(item.message_id)
+            if m is not None:
+                self.finish(m, MessageState.DELIVERED)
+        else:
+            self.counters["receipts_sent"] += 1
+
+    def outbox_rejected(self, item: OutboxItem, status: int) -> None:
+        self._remove_items([item.item_id])
+        if item.kind == OutboxItem.MESSAGE:
+            m = self.unfinished.get(item.message_id)
+            if m is not None:
+                self.finish(m, MessageState.UNDELIVERABLE, status & 0xFFFF)
+        else:
+            log.warn(
+                "{system_id} rejected receipt for {message_id} permanently (0x{status:X}); dropped",
+                system_id=item.system_id,
+                message_id=item.message_id,
+                status=status,
+            )
+
+    def outbox_expired(self, item: OutboxItem) -> None:
+        self._remove_items([item.item_id])
+        if item.kind == OutboxItem.MESSAGE:
+            m = self.unfinished.get(item.message_id)
+            if m is not None:
+                self.finish(m, MessageState.EXPIRED)
+        else:
+            log.info(
+                "receipt for {message_id} to {system_id} expired undelivered",
+                message_id=item.message_id,
+                system_id=item.system_id,
+            )
+
+    def outbox_retry(self, item: OutboxItem) -> None:
+        self.store.outbox_update([item]).addErrback(self._store_failed, "outbox_update")
+
+    def _remove_items(self, ids: list[str]) -> None:
+        self.store.outbox_remove(ids).addErrback(self._store_failed, "outbox_remove")
+
+    # -- timers ----------------------------------------------------------------
+
+    def _arm_expiry(self) -> None:
+        if self._expiry_call is not None and self._expiry_call.active():
+            self._expiry_call.cancel()
+        self._expiry_call = None
+        if self._expiry:
+            delay = max(0.0, self._expiry[0][0] - self.clock.seconds())
+            self._expiry_call = self.clock.callLater(delay, self._expire_due)
+
+    def _expire_due(self) -> None:
+        self._expiry_call = None
+        now = self.clock.seconds()
+        while self._expiry and self._expiry[0][0] <= now:
+            _, message_id = heapq.heappop(self._expiry)
+            m = self.unfinished.get(message_id)
+            if m is not None and m.expires_at is not None and m.expires_at <= now:
+                self.finish(m, MessageState.EXPIRED)
+        self._arm_expiry()
+
+    def _arm_schedule(self) -> None:
+        if self._schedule_call is not None and self._schedule_call.active():
+            if self._schedule_call.getTime() <= self._schedule[0][0]:
+                return
+            self._schedule_call.cancel()
+        delay = max(0.0, self._schedule[0][0] - self.clock.seconds())
+        self._schedule_call = self.clock.callLater(delay, self._schedule_due)
+
+    def _schedule_due(self) -> None:
+        self._schedule_call = None
+        now = self.clock.seconds()
+        while self._schedule and self._schedule[0][0] <= now:
+            at, message_id = heapq.heappop(self._schedule)
+            m = self.unfinished.get(message_id)
+            if m is not None and m.schedule_at == at:
+                self._start(m)
+        if self._schedule:
+            self._arm_schedule()
+
+    # -- query, cancel, replace -------------------------------------------------
+
+    def lookup(self, message_id: str) -> Deferred[Message | None]:
+        m = self.unfinished.get(message_id)
+        if m is not None:
+            return succeed(m)
+        return self.store.get_message(message_id)
+
+    def cancel(
+        self, system_id: str, message_id: str, source_addr: str, destination_addr: str, service_type: str
+    ) -> Deferred[int]:
+        """ESME_ROK when at least one matching unfinished message of
+        ``system_id`` was cancelled, else ESME_RCANCELFAIL."""
+        if message_id:
+            m = self.unfinished.get(message_id)
+            targets = [m] if m is not None else []
+        else:
+            targets = [
+                m
+                for m in self.unfinished.values()
+                if m.source_addr == source_addr
+                and m.destination_addr == destination_addr
+                and (not service_type or m.service_type == service_type)
+            ]
+        targets = [
+            m
+            for m in targets
+            if m.system_id == system_id
+            and (not source_addr or m.source_addr == source_addr)
+            and (not destination_addr or m.destination_addr == destination_addr)
+        ]
+        if not targets:
+            return succeed(S.ESME_RCANCELFAIL)
+        writes = [self.finish(m, MessageState.DELETED) for m in targets]
+        d = DeferredList(writes, fireOnOneErrback=True, consumeErrors=True)
+        d.addCallback(lambda _: S.ESME_ROK)
+        return d  # type: ignore[return-value]
+
+    def replace(self, system_id: str, replacement: Message, changed_schedule: bool) -> Deferred[int]:
+        """Replace an unfinished message's content (replace_sm)."""
+        current = self.unfinished.get(replacement.message_id)
+        if current is None or current.system_id != system_id or current.source_addr != replacement.source_addr:
+            return succeed(S.ESME_RREPLACEFAIL)
+        for disp in self.dispatchers.values():
+            if any(i.message_id == current.message_id for i in disp.inflight.values()):
+                return succeed(S.ESME_RREPLACEFAIL)  # already on its way to an ESME
+        d = self.store.update_message(replacement)
+
+        def stored(_: object) -> int:
+            if replacement.message_id not in self.unfinished:
+                return S.ESME_RREPLACEFAIL
+            self.unfinished[replacement.message_id] = replacement
+            self._replace_outbox_copy(replacement)
+            if replacement.expires_at != current.expires_at and replacement.expires_at is not None:
+                heapq.heappush(self._expiry, (replacement.expires_at, replacement.message_id))
+                self._arm_expiry()
+            if changed_schedule and replacement.schedule_at is not None:
+                heapq.heappush(self._schedule, (replacement.schedule_at, replacement.message_id))
+                self._arm_schedule()
+            return S.ESME_ROK
+
+        d.addCallback(stored)
+        return d  # type: ignore[return-value]
+
+    def _replace_outbox_copy(self, m: Message) -> None:
+        for disp in self.dispatchers.values():
+            for queue in (disp.ready,):
+                for i, item in enumerate(queue):
+                    if item.kind == OutboxItem.MESSAGE and item.message_id == m.message_id:
+                        new = attrs.evolve(item, pdu=delivery_pdu(m))
+                        queue[i] = new
+                        self.store.outbox_update([new]).addErrback(self._store_failed, "outbox_update")
+
+    # -- helpers for sessions ----------------------------------------------------
+
+    def new_message(self, system_id: str, fields: dict[str, Any]) -> Message:
+        return Message(message_id=self.ids.next(), system_id=system_id, **fields)
+
+    def expand_destinations(self, dl_name: str) -> Sequence[str] | None:
+        return self.config.distribution_lists.get(dl_name)
