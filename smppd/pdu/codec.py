@@ -162,10 +162,10 @@ def _gen_decoder(cls: type[Pdu]) -> Callable[[bytes, int, int], Pdu]:
         if fc.kind in ("c", "t"):
             env[f"_st_{name}"] = fc.status
             lines += [
-                f"    i = data.find(0, off, off + {fc.size})",
+                f"    i = data.find(0, off, off + {fc.read_limit})",
                 "    if i < 0:",
-                f"        if end - off >= {fc.size}:",
-                f"            raise _field_error(_st_{name}, {name!r}, 'no NUL within {fc.size} octets', seq, CID)",
+                f"        if end - off >= {fc.read_limit}:",
+                f"            raise _field_error(_st_{name}, {name!r}, 'no NUL within {fc.read_limit} octets', seq, CID)",
                 "        i = end",
                 f"    {name} = data[off:i].decode('latin-1')",
                 "    off = i + 1",
@@ -224,7 +224,7 @@ def _gen_fast_decoder(
     has_sm = fields[-1][1].kind == "sm"
     for name, fc in fields:
         if fc.kind in ("c", "t"):
-            pattern.append(f"([^\\x00]{{0,{fc.size - 1}}})\\x00")
+            pattern.append(f"([^\\x00]{{0,{fc.read_limit - 1}}})\\x00")
             groups.append(name)
         elif fc.kind == "i1":
             pattern.append("(.)")

@@ -37,13 +37,18 @@ class FieldCodec:
     kind: str
     size: int = 0
     status: int = S.ESME_RSYSERR
+    read_size: int = 0  # a larger maximum accepted when reading (0: same as size)
+
+    @property
+    def read_limit(self) -> int:
+        return self.read_size or self.size
 
 
 _SMPP = "smpp"
 
 
-def _c(size: int, status: int = S.ESME_RSYSERR) -> Any:
-    return attrs.field(default="", metadata={_SMPP: FieldCodec("c", size, status)})
+def _c(size: int, status: int = S.ESME_RSYSERR, read_size: int = 0) -> Any:
+    return attrs.field(default="", metadata={_SMPP: FieldCodec("c", size, status, read_size)})
 
 
 def _t(status: int) -> Any:
@@ -195,7 +200,9 @@ class _BindResp(Pdu):
 @attrs.frozen(kw_only=True)
 class _Bind(Pdu):
     system_id: str = _c(16, S.ESME_RINVSYSID)
-    password: str = _c(9, S.ESME_RINVPASWD)
+    # C(9) in 3.4, but ESMEs with longer passwords exist and many SMSCs accept
+    # them: read up to 64 characters, write at most 8.
+    password: str = _c(9, S.ESME_RINVPASWD, read_size=65)
     system_type: str = _c(13, S.ESME_RINVSYSTYP)
     interface_version: int = _i1(INTERFACE_VERSION_34, S.ESME_RBINDFAIL)
     addr_ton: int = _i1(0, S.ESME_RBINDFAIL)
@@ -240,7 +247,9 @@ class BindTransceiver(_Bind):
 class Outbind(Pdu):
     command_id = CommandId.outbind
     system_id: str = _c(16, S.ESME_RINVSYSID)
-    password: str = _c(9, S.ESME_RINVPASWD)
+    # C(9) in 3.4, but ESMEs with longer passwords exist and many SMSCs accept
+    # them: read up to 64 characters, write at most 8.
+    password: str = _c(9, S.ESME_RINVPASWD, read_size=65)
 
 
 # -- short messages -----------------------------------------------------------

@@ -243,3 +243,17 @@ def test_derived_lengths():
     multi = SubmitMulti(dest_addresses=[])
     assert multi.number_of_dests == 0
     assert SubmitMultiResp().no_unsuccess == 0
+
+
+def test_passwords_longer_than_8_read_but_never_written():
+    from smppd.pdu import BindTransceiver
+
+    wire = pdu(9, 0, 1, c("client1"), c("password1"), c(""), i1(0x34), i1(0), i1(0), c(""))
+    assert decode_pdu(wire).password == "password1"
+    with pytest.raises(PduEncodeError) as e:
+        encode_pdu(BindTransceiver(system_id="client1", password="password1"))
+    assert e.value.field == "password"
+    too_long = pdu(9, 0, 1, c("client1"), c("p" * 65), c(""), i1(0x34), i1(0), i1(0), c(""))
+    with pytest.raises(PduDecodeError) as e:
+        decode_pdu(too_long)
+    assert e.value.command_status == S.ESME_RINVPASWD
