@@ -43,6 +43,9 @@ class IMessageStore(Interface):
 
     durable = Attribute("True when an acknowledged write survives a crash.")
 
+    def open() -> Deferred[None]:
+        """Create or open the underlying files and recover (idempotent)."""
+
     def add_messages(messages: Sequence[Message]) -> Deferred[None]:
         """Persist new messages (ids are unique; adding an existing id fails)."""
 

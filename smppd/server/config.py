@@ -50,7 +50,7 @@ class ServerConfig:
     routes: tuple[Route, ...] = ()
     distribution_lists: dict[str, tuple[str, ...]] = attrs.field(factory=dict)
     simulator_rules: tuple[SimulatorRule, ...] = ()
-    simulator_default_delay: float = 0.0
+    simulator_default_delay: float = 1.0
     retry: RetryPolicy = RetryPolicy()
     store_high_water: int = 5000  # unacknowledged submits before reading pauses
     strict_addresses: bool = True  # TON/NPI values outside the 3.4 tables are rejected

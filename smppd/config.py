@@ -1,0 +1,295 @@
+"""JSON configuration files, validated once at start-up into typed objects.
+
+Every mistake is a :class:`ConfigError` whose message is one line naming the
+file and the key (``server.json: simulator.rules[1].state: must be one of
+DELIVRD, ...``); the twistd plugins print it and exit non-zero.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, NoReturn
+
+import attrs
+
+from smppd.protocol import SessionConfig
+from smppd.server.config import RetryPolicy, Route, ServerConfig
+from smppd.server.delivery import STATE_BY_NAME, SimulatorRule
+
+DEFAULT_LISTEN = "tcp:2775:interface=127.0.0.1"
+DEFAULT_STORE = "sqlite:smppd-data/smppd.sqlite3"
+
+
+class ConfigError(ValueError):
+    """A configuration mistake: ``source: key: reason``."""
+
+    def __init__(self, source: str, key: str, reason: str) -> None:
+        self.source = source
+        self.key = key
+        self.reason = reason
+        where = f"{key}: " if key else ""
+        super().__init__(f"{source}: {where}{reason}")
+
+
+@attrs.frozen
+class ServerSettings:
+    """Everything ``twistd smpp-server`` needs."""
+
+    listen: tuple[str, ...] = (DEFAULT_LISTEN,)
+    store: str = DEFAULT_STORE
+    users_file: str | None = None  # None: the demo users
+    server: ServerConfig = ServerConfig()
+    source: str = "(defaults)"
+
+
+class _Reader:
+    """Typed access to one JSON object with key paths for error messages."""
+
+    def __init__(self, source: str, data: Mapping[str, Any], prefix: str = "") -> None:
+        self.source = source
+        self.data = data
+        self.prefix = prefix
+        self.used: set[str] = set()
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}{name}"
+
+    def fail(self, name: str, reason: str) -> NoReturn:
+        raise ConfigError(self.source, self.key(name), reason)
+
+    def get(self, name: str) -> Any:
+        self.used.add(name)
+        return self.data.get(name)
+
+    def has(self, name: str) -> bool:
+        return name in self.data
+
+    def section(self, name: str) -> _Reader:
+        value = self.get(name)
+        if value is None:
+            value = {}
+        if not isinstance(value, dict):
+            self.fail(name, "must be an object")
+        return _Reader(self.source, value, f"{self.key(name)}.")
+
+    def done(self) -> None:
+        unknown = sorted(set(self.data) - self.used)
+        if unknown:
+            raise ConfigError(self.source, self.key(unknown[0]), "unknown key")
+
+    def string(self, name: str, default: str, *, pattern: str | None = None, choices: tuple[str, ...] = ()) -> str:
+        value = self.get(name)
+        if value is None:
+            return default
+        if not isinstance(value, str):
+            self.fail(name, "must be a string")
+        if choices and value not in choices:
+            self.fail(name, f"must be one of {', '.join(choices)}")
+        if pattern is not None and not re.fullmatch(pattern, value):
+            self.fail(name, f"{value!r} is not valid")
+        return value
+
+    def optional_string(self, name: str) -> str | None:
+        value = self.get(name)
+        if value is not None and not isinstance(value, str):
+            self.fail(name, "must be a string")
+        return value
+
+    def number(self, name: str, default: float | None, *, minimum: float = 0.0, nullable: bool = False, integer: bool = False) -> Any:
+        if not self.has(name):
+            self.get(name)
+            return default
+        value = self.get(name)
+        if value is None:
+            if nullable:
+                return None
+            self.fail(name, "must be a number")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            self.fail(name, "must be a number")
+        if integer and not isinstance(value, int):
+            self.fail(name, "must be an integer")
+        if value < minimum:
+            self.fail(name, f"must be at least {minimum:g}")
+        return value
+
+    def boolean(self, name: str, default: bool) -> bool:
+        value = self.get(name)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            self.fail(name, "must be true or false")
+        return value
+
+    def string_list(self, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        value = self.get(name)
+        if value is None:
+            return default
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.fail(name, "must be a list of strings")
+        return tuple(value)
+
+    def object_list(self, name: str) -> list[_Reader]:
+        value = self.get(name)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.fail(name, "must be a list")
+        readers = []
+        for i, item in enumerate(value):
+            if not isinstance(item, dict):
+                raise ConfigError(self.source, f"{self.key(name)}[{i}]", "must be an object")
+            readers.append(_Reader(self.source, item, f"{self.key(name)}[{i}]."))
+        return readers
+
+
+def read_json(path: str) -> dict[str, Any]:
+    """The JSON object in ``path``, or ConfigError (unreadable, invalid JSON)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(path, "", f"cannot read: {e.strerror or e}") from None
+
+    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: dict[str, Any] = {}
+        for k, v in pairs:
+            if k in seen:
+                raise ConfigError(path, k, "duplicate key")
+            seen[k] = v
+        return seen
+
+    try:
+        data = json.loads(text, object_pairs_hook=no_duplicates)
+    except json.JSONDecodeError as e:
+        raise ConfigError(path, "", f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(path, "", "must hold a JSON object")
+    return data
+
+
+def _regex(r: _Reader, name: str) -> str:
+    value = r.string(name, "")
+    if not value:
+        r.fail(name, "is required")
+    try:
+        re.compile(value)
+    except re.error as e:
+        r.fail(name, f"not a regular expression: {e}")
+    return value
+
+
+def _session(r: _Reader, base: SessionConfig) -> SessionConfig:
+    s = SessionConfig(
+        enquire_link_interval=r.number("enquire_link_interval", base.enquire_link_interval, minimum=1, nullable=True),
+        response_timeout=r.number("response_timeout", base.response_timeout, minimum=0.1),
+        session_init_timeout=r.number("session_init_timeout", base.session_init_timeout, minimum=1, nullable=True),
+        inactivity_timeout=r.number("inactivity_timeout", base.inactivity_timeout, minimum=1, nullable=True),
+        unbind_timeout=r.number("unbind_timeout", base.unbind_timeout, minimum=0.1),
+        window=r.number("window", base.window, minimum=1, integer=True),
+        max_command_length=r.number("max_command_length", base.max_command_length, minimum=1024, integer=True),
+    )
+    r.done()
+    return s
+
+
+def parse_server_config(data: Mapping[str, Any], source: str = "(config)") -> ServerSettings:
+    """Validate a server configuration object (see ``etc/server.json``)."""
+    r = _Reader(source, data)
+    d = ServerConfig()
+    listen = r.string_list("listen", (DEFAULT_LISTEN,))
+    if not listen:
+        r.fail("listen", "must name at least one endpoint")
+    store = r.string("store", DEFAULT_STORE, pattern=r"memory|sqlite:.+|file:.+")
+    users_file = r.optional_string("users_file")
+    system_id = r.string("system_id", d.system_id, pattern=r"[\x21-\x7e]{1,15}")
+    session = _session(r.section("session"), d.session)
+
+    limits = r.section("limits")
+    max_connections = limits.number("max_connections", d.max_connections, minimum=1, integer=True)
+    default_max_binds = limits.number("default_max_binds", d.default_max_binds, minimum=1, nullable=True, integer=True)
+    default_window = limits.number("default_window", d.default_window, minimum=1, integer=True)
+    limits.done()
+
+    messages = r.section("messages")
+    id_format = messages.string("id_format", d.message_id_format, choices=("hex", "decimal"))
+    default_validity = messages.number("default_validity", d.default_validity, minimum=1)
+    max_validity = messages.number("max_validity", d.max_validity, minimum=1)
+    receipt_validity = messages.number("receipt_validity", d.receipt_validity, minimum=1)
+    strict_addresses = messages.boolean("strict_addresses", d.strict_addresses)
+    messages.done()
+
+    routes = []
+    for rr in r.object_list("routes"):
+        routes.append(Route(_regex(rr, "pattern"), rr.string("system_id", "") or rr.fail("system_id", "is required")))
+        rr.done()
+
+    lists: dict[str, tuple[str, ...]] = {}
+    raw_lists = r.get("distribution_lists") or {}
+    if not isinstance(raw_lists, dict):
+        r.fail("distribution_lists", "must be an object of name: [addresses]")
+    for name, members in raw_lists.items():
+        key = f"distribution_lists.{name}"
+        if len(name) > 20:
+            raise ConfigError(source, key, "a list name has at most 20 characters")
+        if not isinstance(members, list) or not members or not all(isinstance(m, str) and m for m in members):
+            raise ConfigError(source, key, "must be a non-empty list of addresses")
+        lists[name] = tuple(members)
+
+    sim = r.section("simulator")
+    sim_delay = sim.number("default_delay", d.simulator_default_delay, minimum=0)
+    rules = []
+    states = tuple(STATE_BY_NAME)
+    for sr in sim.object_list("rules"):
+        prefix = sr.string("prefix", "")
+        state = sr.string("state", "DELIVRD", choices=states)
+        rules.append(
+            SimulatorRule(
+                prefix,
+                STATE_BY_NAME[state],
+                sr.number("delay", sim_delay, minimum=0),
+                sr.number("error_code", 0, minimum=0, integer=True),
+            )
+        )
+        sr.done()
+    sim.done()
+
+    retry = r.section("retry")
+    retry_policy = RetryPolicy(
+        initial=retry.number("initial", d.retry.initial, minimum=0.01),
+        factor=retry.number("factor", d.retry.factor, minimum=1),
+        maximum=retry.number("maximum", d.retry.maximum, minimum=0.01),
+        throttled_pause=retry.number("throttled_pause", d.retry.throttled_pause, minimum=0.01),
+    )
+    retry.done()
+    grace = r.number("grace_period", d.grace_period, minimum=0)
+    r.done()
+    config = ServerConfig(
+        system_id=system_id,
+        session=session,
+        max_connections=max_connections,
+        default_max_binds=default_max_binds,
+        default_window=default_window,
+        message_id_format=id_format,
+        default_validity=default_validity,
+        max_validity=max_validity,
+        receipt_validity=receipt_validity,
+        routes=tuple(routes),
+        distribution_lists=lists,
+        simulator_rules=tuple(rules),
+        simulator_default_delay=sim_delay,
+        retry=retry_policy,
+        strict_addresses=strict_addresses,
+        grace_period=grace,
+    )
+    return ServerSettings(listen=listen, store=store, users_file=users_file, server=config, source=source)
+
+
+def load_server_config(path: str) -> ServerSettings:
+    settings = parse_server_config(read_json(path), path)
+    if settings.users_file is not None and not Path(settings.users_file).is_absolute():
+        # Relative paths in a config file are relative to that file.
+        settings = attrs.evolve(settings, users_file=str(Path(path).parent / settings.users_file))
+    return settings

@@ -1,0 +1,1 @@
+"""twistd plugins: command-line options and service construction."""

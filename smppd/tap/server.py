@@ -1,0 +1,171 @@
+"""``twistd smpp-server``: options, configuration and the service tree.
+
+    twistd -n smpp-server                       # demo defaults on 127.0.0.1:2775
+    twistd -n smpp-server --config server.json --listen tcp:2776 --store memory
+
+Start-up order: open the store, recover unfinished work, then listen.
+SIGHUP reloads users, permissions and limits from the same files without
+dropping sessions (an invalid file keeps the old settings and logs why).
+Stopping (SIGTERM, ``twistd`` stop) stops listening, unbinds every session,
+lets in-flight work finish within the grace period and flushes the store.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from typing import Any
+
+import attrs
+from twisted.application import service
+from twisted.internet import endpoints
+from twisted.internet.defer import DeferredList, inlineCallbacks
+from twisted.internet.defer import maybeDeferred as maybe_deferred
+from twisted.logger import Logger
+from twisted.python import usage
+
+from smppd.auth import BindPenalty, UsersAuthenticator, demo_users, load_users
+from smppd.auth.users import Users, UsersFileError
+from smppd.config import ConfigError, ServerSettings, load_server_config
+from smppd.events import EventBus
+from smppd.server.factory import SmscFactory
+from smppd.server.smsc import Smsc
+from smppd.storage import open_store
+
+log = Logger()
+
+
+class Options(usage.Options):
+    synopsis = "[--config FILE] [--listen ENDPOINT ...] [--store KIND]"
+    longdesc = (
+        "Run the smppd SMSC. With no configuration it listens on 127.0.0.1:2775, "
+        "stores in SQLite under ./smppd-data/ and has three demo users."
+    )
+    optParameters = [
+        ["config", "c", None, "JSON configuration file (see etc/server.json)."],
+        ["store", "s", None, "Message store: memory, sqlite:PATH or file:DIR (overrides the config)."],
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self["listen"] = []
+
+    def opt_listen(self, endpoint: str) -> None:
+        """Endpoint to listen on, e.g. tcp:2775 or ssl:2776:privateKey=key.pem
+        (repeatable; replaces the config's list)."""
+        self["listen"].append(endpoint)
+
+    opt_l = opt_listen
+
+    def postOptions(self) -> None:
+        try:
+            settings = load_server_config(self["config"]) if self["config"] else ServerSettings()
+            if self["listen"]:
+                settings = attrs.evolve(settings, listen=tuple(self["listen"]))
+            if self["store"]:
+                from smppd.config import parse_server_config
+
+                parse_server_config({"store": self["store"]}, "--store")
+                settings = attrs.evolve(settings, store=self["store"])
+            users = load_users(settings.users_file) if settings.users_file else None
+        except (ConfigError, UsersFileError) as e:
+            fail(str(e))
+        self["settings"] = settings
+        self["users"] = users
+
+
+def fail(message: str) -> None:
+    """One line on stderr and a non-zero exit: how a bad configuration ends."""
+    sys.stderr.write(f"smpp-server: {message}\n")
+    raise SystemExit(2)
+
+
+class SmscService(service.MultiService):
+    """The SMSC: store, core and listening ports, started and stopped in order."""
+
+    def __init__(self, settings: ServerSettings, users: Users | None, reactor: Any = None, config_path: str | None = None) -> None:
+        super().__init__()
+        if reactor is None:
+            from twisted.internet import reactor as global_reactor
+
+            reactor = global_reactor
+        self.reactor = reactor
+        self.settings = settings
+        self.config_path = config_path
+        self.users = users if users is not None else demo_users()
+        self.demo = users is None
+        self.store = open_store(settings.store, reactor)
+        self.authenticator = UsersAuthenticator(self.users, reactor=reactor)
+        self.events = EventBus(reactor)
+        self.smsc = Smsc(
+            reactor,
+            self.store,
+            self.authenticator,
+            config=settings.server,
+            events=self.events,
+            penalty=BindPenalty(reactor),
+        )
+        self.factory = SmscFactory(self.smsc)
+        self.ports: list[Any] = []
+        self._previous_sighup: Any = None
+        self.ready = False
+
+    @inlineCallbacks
+    def startService(self) -> Any:
+        super().startService()
+        if self.demo:
+            log.warn(
+                "demo users are active ({users}): configure users_file before real use",
+                users=", ".join(self.users.system_ids),
+            )
+        yield self.store.open()
+        yield self.smsc.start()
+        for spec in self.settings.listen:
+            endpoint = endpoints.serverFromString(self.reactor, spec)
+            port = yield endpoint.listen(self.factory)
+            self.ports.append(port)
+            address = port.getHost()
+            log.info(
+                "smpp-server {system_id} listening on {host}:{port} (store {store})",
+                system_id=self.settings.server.system_id,
+                host=getattr(address, "host", "?"),
+                port=getattr(address, "port", "?"),
+                store=self.settings.store,
+            )
+        self.ready = True
+        if hasattr(signal, "SIGHUP"):
+            self._previous_sighup = signal.signal(signal.SIGHUP, self._sighup)
+
+    def _sighup(self, signum: int, frame: Any) -> None:
+        self.reactor.callFromThread(self.reload)
+
+    def reload(self) -> None:
+        """Re-read the config and users files; keep the old settings on error."""
+        try:
+            settings = load_server_config(self.config_path) if self.config_path else self.settings
+            users = load_users(settings.users_file) if settings.users_file else None
+        except (ConfigError, UsersFileError) as e:
+            log.error("reload refused, keeping the current settings: {error}", error=str(e))
+            return
+        if users is not None:
+            self.authenticator.reload(users)
+        # Limits and timers apply to new sessions and new messages; listening
+        # endpoints and the store need a restart to change.
+        new = settings.server
+        self.smsc.config = attrs.evolve(new)
+        log.info("configuration reloaded from {source}", source=settings.source)
+
+    @inlineCallbacks
+    def stopService(self) -> Any:
+        self.ready = False
+        if self._previous_sighup is not None:
+            signal.signal(signal.SIGHUP, self._previous_sighup)
+        ports, self.ports = self.ports, []
+        yield DeferredList([maybe_deferred(p.stopListening) for p in ports])
+        yield self.smsc.stop()
+        yield super().stopService()
+        log.info("smpp-server stopped")
+
+
+def makeService(options: Options) -> SmscService:
+    return SmscService(options["settings"], options["users"], config_path=options["config"])

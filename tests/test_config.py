@@ -1,0 +1,111 @@
+"""Configuration files: every mistake is one line naming the file and the key."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from smppd.config import ConfigError, ServerSettings, load_server_config, parse_server_config
+from smppd.pdu import MessageState
+from smppd.tap.server import Options
+
+
+def write(tmp_path, data, name="server.json"):
+    path = tmp_path / name
+    path.write_text(data if isinstance(data, str) else json.dumps(data))
+    return str(path)
+
+
+def test_example_config_loads():
+    settings = load_server_config("etc/server.json")
+    assert settings.listen == ("tcp:2775:interface=127.0.0.1",)
+    assert settings.users_file == "etc/users.json"
+    server = settings.server
+    assert server.session.window == 50 and server.session.inactivity_timeout is None
+    assert server.simulator_rules[0].state == MessageState.UNDELIVERABLE
+    assert server.distribution_lists["staff"] == ("447700900001", "447700900002")
+    assert server.routes[0].system_id == "esme"
+
+
+def test_empty_config_is_the_defaults():
+    assert parse_server_config({}) == ServerSettings(source="(config)")
+
+
+@pytest.mark.parametrize(
+    ("data", "key", "reason"),
+    [
+        ({"listen": "tcp:2775"}, "listen", "must be a list of strings"),
+        ({"listen": []}, "listen", "must name at least one endpoint"),
+        ({"store": "mysql:x"}, "store", "is not valid"),
+        ({"system_id": "x" * 16}, "system_id", "is not valid"),
+        ({"session": {"window": 0}}, "session.window", "must be at least 1"),
+        ({"session": {"window": 2.5}}, "session.window", "must be an integer"),
+        ({"session": {"enquire_link_interval": "60"}}, "session.enquire_link_interval", "must be a number"),
+        ({"session": {"typo": 1}}, "session.typo", "unknown key"),
+        ({"limits": {"max_connections": True}}, "limits.max_connections", "must be a number"),
+        ({"messages": {"id_format": "uuid"}}, "messages.id_format", "must be one of hex, decimal"),
+        ({"routes": [{"pattern": "(", "system_id": "a"}]}, "routes[0].pattern", "not a regular expression"),
+        ({"routes": [{"pattern": "^1"}]}, "routes[0].system_id", "is required"),
+        ({"simulator": {"rules": [{}, {"prefix": "1", "state": "LOST"}]}}, "simulator.rules[1].state", "must be one of"),
+        ({"simulator": {"default_delay": -1}}, "simulator.default_delay", "must be at least 0"),
+        ({"distribution_lists": {"staff": []}}, "distribution_lists.staff", "non-empty list"),
+        ({"retry": {"factor": 0.5}}, "retry.factor", "must be at least 1"),
+        ({"whatever": 1}, "whatever", "unknown key"),
+    ],
+)
+def test_mistakes_name_file_and_key(tmp_path, data, key, reason):
+    path = write(tmp_path, data)
+    with pytest.raises(ConfigError) as e:
+        load_server_config(path)
+    message = str(e.value)
+    assert "\n" not in message
+    assert message.startswith(f"{path}: {key}: ")
+    assert reason in message
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [("{", "invalid JSON at line 1"), ("[]", "must hold a JSON object"), ('{"a": 1, "a": 2}', "duplicate key")],
+)
+def test_unparseable_files(tmp_path, text, reason):
+    with pytest.raises(ConfigError, match=reason):
+        load_server_config(write(tmp_path, text))
+
+
+def test_missing_file():
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_server_config("/nonexistent/server.json")
+
+
+def test_twistd_options_bad_config_is_one_line_and_exit_2(tmp_path, capsys):
+    path = write(tmp_path, {"session": {"window": -3}})
+    with pytest.raises(SystemExit) as e:
+        Options().parseOptions(["--config", path])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert err == f"smpp-server: {path}: session.window: must be at least 1\n"
+
+
+def test_twistd_options_bad_users_file(tmp_path, capsys):
+    users = write(tmp_path, {"users": [{"system_id": "a", "password": "b", "throughput": -1}]}, "users.json")
+    path = write(tmp_path, {"users_file": users})
+    with pytest.raises(SystemExit):
+        Options().parseOptions(["--config", path])
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("smpp-server: ") and "users[0].throughput" in err and "\n" not in err
+
+
+def test_twistd_options_overrides():
+    options = Options()
+    options.parseOptions(["--listen", "tcp:0", "--listen", "tcp:0:interface=::1", "--store", "memory"])
+    settings = options["settings"]
+    assert settings.listen == ("tcp:0", "tcp:0:interface=::1")
+    assert settings.store == "memory"
+    assert options["users"] is None  # demo users
+
+
+def test_twistd_options_bad_store(capsys):
+    with pytest.raises(SystemExit):
+        Options().parseOptions(["--store", "postgres"])
+    assert "--store: store:" in capsys.readouterr().err

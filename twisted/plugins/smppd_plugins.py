@@ -1,0 +1,7 @@
+"""twistd plugins of smppd (imports nothing heavy: the tap modules load on use)."""
+
+from twisted.application.service import ServiceMaker
+
+smpp_server = ServiceMaker(
+    "smppd SMSC", "smppd.tap.server", "SMPP v3.4 SMSC server (smppd).", "smpp-server"
+)
