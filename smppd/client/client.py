@@ -1,0 +1,626 @@
+"""The ESME client: binds kept up, a send queue, receipts, incoming messages.
+
+Sending goes through one FIFO queue shared by all binds. A message leaves
+the queue when some bound session has room in its window, is not paused,
+and the rate limit has a token; ESME_RTHROTTLED or ESME_RMSGQFUL puts it
+back at the head and pauses that bind with a growing delay, so the order of
+what is still queued is kept. Nothing here blocks: the queue is bounded
+(``max_queue``) and a full queue fails the send at once.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+from twisted.application import service
+from twisted.application.internet import ClientService
+from twisted.internet.defer import Deferred, gatherResults, succeed
+from twisted.internet.protocol import Factory
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from smppd import events as ev
+from smppd.client.config import ClientConfig
+from smppd.client.endpoints import FailoverEndpoint
+from smppd.client.protocol import EsmeProtocol
+from smppd.client.receipts import MessageOutcome, ReceiptTracker
+from smppd.pdu import CommandStatus, Pdu, SubmitSm, encode_pdu
+from smppd.protocol import SmppError
+from smppd.session import BindType
+from smppd.text.encoding import choose_encoding
+from smppd.text.reassembly import Completed, Reassembler, fragment_from_pdu_fields
+from smppd.text.receipt import parse_receipt, stat_for_state
+from smppd.text.split import Segment, split_binary, split_text
+
+log = Logger()
+S = CommandStatus
+_THROTTLED = frozenset({S.ESME_RTHROTTLED, S.ESME_RMSGQFUL})
+_RECEIPT_TYPES = frozenset({0x04, 0x08, 0x10, 0x20})
+
+
+class SendError(Exception):
+    """A message (or one of its segments) was refused or could not be sent."""
+
+    def __init__(self, reason: str, status: int | None = None, message_ids: tuple[str, ...] = ()) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.message_ids = message_ids
+
+
+class ClientStopped(Exception):
+    """The client stopped (or gave up reconnecting) before the send completed."""
+
+
+@attrs.frozen
+class IncomingMessage:
+    """A mobile-originated message, reassembled when it came in parts."""
+
+    source_addr: str
+    destination_addr: str
+    data: bytes
+    data_coding: int
+    parts: int
+    text: str
+    pdu: Pdu  # the last part's PDU
+
+
+# handler(message) -> command_status for the deliver_sm_resp (None = ESME_ROK), or a Deferred of it
+MessageHandler = Callable[[IncomingMessage], "int | None | Deferred[int | None]"]
+
+
+class _Entry:
+    __slots__ = ("command_id", "d", "wire")
+
+    def __init__(self, command_id: int, wire: bytes, d: Deferred[Pdu]) -> None:
+        self.command_id = command_id
+        self.wire = wire
+        self.d = d
+
+
+class _Bind:
+    """One of the parallel binds: its ClientService and current session."""
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.service: ClientService | None = None
+        self.endpoint: FailoverEndpoint | None = None
+        self.protocol: EsmeProtocol | None = None
+        self.paused_until = 0.0
+        self.throttle = 0.0
+        self.failures = 0
+
+
+class SmppClient(service.MultiService):
+    """Keeps ``config.binds`` binds up and sends through them."""
+
+    def __init__(
+        self,
+        config: ClientConfig,
+        reactor: Any = None,
+        *,
+        events: ev.EventBus | None = None,
+        on_message: MessageHandler | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        super().__init__()
+        if reactor is None:
+            from twisted.internet import reactor as global_reactor
+
+            reactor = global_reactor
+        self.reactor = reactor
+        self.config = config
+        self.events = events if events is not None else ev.EventBus(reactor)
+        self.on_message = on_message
+        self.rng = rng or random.Random()
+        self.bind_type = BindType(config.bind_type)
+        self.tracker = ReceiptTracker(reactor, config.receipt_timeout)
+        self.reassembler = Reassembler(reactor, config.reassembly_timeout)
+        self._binds = [_Bind(i) for i in range(config.binds)]
+        self._queue: deque[_Entry] = deque()
+        self._rr = 0
+        self._pump_call: Any = None
+        self._tokens = float(config.rate or 0.0)
+        self._token_time = 0.0
+        self._outcomes: dict[str, Deferred[MessageOutcome]] = {}
+        self._finished: OrderedDict[str, MessageOutcome] = OrderedDict()
+        self._rejected_parts: OrderedDict[tuple[Any, ...], Completed] = OrderedDict()
+        self._stopping = False
+        self._bound_waiters: list[Deferred[None]] = []
+        self.counters = {"submitted": 0, "failed": 0, "throttled": 0, "receipts": 0, "mo": 0}
+
+    # -- life ------------------------------------------------------------------
+
+    def startService(self) -> None:
+        self._stopping = False
+        for bind in self._binds:
+            bind.endpoint = FailoverEndpoint(self.reactor, self.config.endpoints)
+            factory = Factory.forProtocol(self._make_protocol)
+            bind.service = ClientService(
+                bind.endpoint,
+                factory,
+                retryPolicy=self._retry_policy(bind),
+                clock=self.reactor,
+                prepareConnection=self._preparer(bind),
+            )
+            bind.service.setServiceParent(self)
+        super().startService()
+
+    def _preparer(self, bind: _Bind) -> Callable[[Any], Deferred[Pdu]]:
+        return lambda proto: self._bind(bind, proto)
+
+    def _make_protocol(self) -> EsmeProtocol:
+        return EsmeProtocol(self.reactor, self.config.session, self.events, on_deliver=self._on_deliver)
+
+    def _retry_policy(self, bind: _Bind) -> Callable[[int], float]:
+        policy = self.config.reconnect
+
+        def delay(attempt: int) -> float:
+            bind.failures = attempt
+            if policy.max_attempts is not None and attempt >= policy.max_attempts:
+                log.error(
+                    "bind {n}: giving up after {attempts} failed attempt(s)", n=bind.index, attempts=attempt
+                )
+                self.reactor.callLater(0, self._give_up, bind)
+                return policy.maximum
+            return policy.delay(attempt, self.rng)
+
+        return delay
+
+    def _give_up(self, bind: _Bind) -> None:
+        if bind.service is not None and bind.service.running:
+            bind.service.disownServiceParent()
+        if not any(b.service is not None and b.service.running for b in self._binds):
+            self._fail_queue(ClientStopped("gave up reconnecting"))
+
+    def _bind(self, bind: _Bind, proto: EsmeProtocol) -> Deferred[Pdu]:
+        c = self.config
+        d = proto.bind(self.bind_type, c.system_id, c.password, c.system_type, c.addr_ton, c.addr_npi, c.address_range)
+        def too_slow() -> None:
+            if not d.called:
+                proto.abort()
+
+        timer = self.reactor.callLater(c.bind_timeout, too_slow)
+
+        def bound(response: Pdu) -> Pdu:
+            if timer.active():
+                timer.cancel()
+            bind.protocol = proto
+            bind.failures = 0
+            proto.closed_d.addBoth(self._unbound, bind, proto)
+            for waiter in self._bound_waiters:
+                waiter.callback(None)
+            self._bound_waiters = []
+            self._schedule_pump(0)
+            return response
+
+        def refused(failure: Failure) -> Failure:
+            if timer.active():
+                timer.cancel()
+            log.warn(
+                "bind {n} to {endpoint} failed: {why}",
+                n=bind.index,
+                endpoint=bind.endpoint.current if bind.endpoint else "?",
+                why=failure.getErrorMessage(),
+            )
+            if bind.endpoint is not None:
+                bind.endpoint.advance()
+            proto.abort()
+            return failure
+
+        d.addCallbacks(bound, refused)
+        return d
+
+    def _unbound(self, _: object, bind: _Bind, proto: EsmeProtocol) -> None:
+        if bind.protocol is proto:
+            bind.protocol = None
+
+    def when_bound(self) -> Deferred[None]:
+        """Fires once at least one bind is up."""
+        if self.bound_count:
+            return succeed(None)
+        d: Deferred[None] = Deferred()
+        self._bound_waiters.append(d)
+        return d
+
+    @property
+    def bound_count(self) -> int:
+        return sum(1 for b in self._binds if b.protocol is not None and b.protocol.session.is_bound)
+
+    def stopService(self) -> Deferred[None]:
+        """Unbind every session (bounded by the unbind timeout), then stop."""
+        self._stopping = True
+        if self._pump_call is not None and self._pump_call.active():
+            self._pump_call.cancel()
+        self._pump_call = None
+        unbinds = [b.protocol.unbind() for b in self._binds if b.protocol is not None]
+        d: Deferred[Any] = gatherResults(unbinds, consumeErrors=True) if unbinds else succeed(None)
+
+        def stop(_: object) -> Deferred[None]:
+            self._fail_queue(ClientStopped("client stopped"))
+            self.tracker.stop()
+            for waiter in self._bound_waiters:
+                waiter.errback(ClientStopped("client stopped"))
+            self._bound_waiters = []
+            return super(SmppClient, self).stopService()
+
+        d.addBoth(stop)
+        return d
+
+    def _fail_queue(self, error: Exception) -> None:
+        queue, self._queue = self._queue, deque()
+        for entry in queue:
+            entry.d.errback(error)
+
+    # -- sending -----------------------------------------------------------------
+
+    def submit(self, pdu: Pdu) -> Deferred[Pdu]:
+        """Send any request PDU (submit_sm, submit_multi, data_sm, query_sm,
+        replace_sm, cancel_sm); fire with its response or fail with
+        SmppError / SendError / ClientStopped."""
+        try:
+            wire = encode_pdu(pdu)
+        except Exception as e:
+            d: Deferred[Pdu] = Deferred()
+            d.errback(e)
+            return d
+        return self._enqueue(pdu.command_id, wire)
+
+    def _enqueue(self, command_id: int, wire: bytes) -> Deferred[Pdu]:
+        d: Deferred[Pdu] = Deferred()
+        if self._stopping:
+            d.errback(ClientStopped("client is stopping"))
+            return d
+        if len(self._queue) >= self.config.max_queue:
+            d.errback(SendError("send queue is full", S.ESME_RMSGQFUL))
+            return d
+        self._queue.append(_Entry(command_id, wire, d))
+        if self._pump_call is None:
+            self._pump()
+        return d
+
+    def _schedule_pump(self, delay: float) -> None:
+        if self._pump_call is not None and self._pump_call.active():
+            if self._pump_call.getTime() <= self.reactor.seconds() + delay:
+                return
+            self._pump_call.cancel()
+        self._pump_call = self.reactor.callLater(delay, self._pump)
+
+    def _take_token(self, now: float) -> float:
+        """0 when a token was taken, else seconds until one is available."""
+        rate = self.config.rate
+        if rate is None:
+            return 0.0
+        self._tokens = min(rate, self._tokens + (now - self._token_time) * rate)
+        self._token_time = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return 0.0
+        return (1.0 - self._tokens) / rate
+
+    def _pump(self) -> None:
+        self._pump_call = None
+        queue = self._queue
+        if not queue:
+            return
+        binds = self._binds
+        n = len(binds)
+        now = self.reactor.seconds()
+        next_wake: float | None = None
+        while queue:
+            chosen = None
+            for _ in range(n):
+                bind = binds[self._rr % n]
+                self._rr += 1
+                proto = bind.protocol
+                if proto is None or not proto.session.is_bound:
+                    continue
+                if bind.paused_until > now:
+                    wake = bind.paused_until - now
+                    next_wake = wake if next_wake is None else min(next_wake, wake)
+                    continue
+                if proto.outstanding + proto.waiting >= proto.config.window:
+                    continue
+                chosen = proto
+                break
+            if chosen is None:
+                break
+            wait = self._take_token(now)
+            if wait:
+                next_wake = wait if next_wake is None else min(next_wake, wait)
+                break
+            entry = queue.popleft()
+            d = chosen.send_request_wire(entry.command_id, entry.wire)
+            d.addCallbacks(self._answered, self._refused, callbackArgs=(entry, chosen), errbackArgs=(entry, chosen))
+        if next_wake is not None and queue:
+            self._schedule_pump(next_wake)
+
+    def _bind_of(self, proto: EsmeProtocol) -> _Bind | None:
+        for bind in self._binds:
+            if bind.protocol is proto:
+                return bind
+        return None
+
+    def _answered(self, response: Pdu, entry: _Entry, proto: EsmeProtocol) -> None:
+        bind = self._bind_of(proto)
+        if bind is not None:
+            bind.throttle = 0.0
+        entry.d.callback(response)
+        if self._queue and self._pump_call is None:
+            self._pump()
+
+    def _refused(self, failure: Failure, entry: _Entry, proto: EsmeProtocol) -> None:
+        error = failure.value
+        if isinstance(error, SmppError) and error.status in _THROTTLED:
+            self.counters["throttled"] += 1
+            bind = self._bind_of(proto)
+            self._queue.appendleft(entry)  # first in line again: order is kept
+            if bind is not None:
+                bind.throttle = min(
+                    self.config.throttle_maximum, max(self.config.throttle_initial, bind.throttle * 2)
+                )
+                bind.paused_until = self.reactor.seconds() + bind.throttle
+            self._schedule_pump(self.config.throttle_initial if bind is None else bind.throttle)
+            return
+        entry.d.errback(failure)
+        if self._queue and self._pump_call is None:
+            self._pump()
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
+
+    # -- messages ----------------------------------------------------------------
+
+    def build_submits(
+        self,
+        source: str,
+        destination: str,
+        content: str | bytes,
+        *,
+        encoding: str | None = None,
+        concatenation: str | None = None,
+        registered_delivery: int = 0,
+        source_addr_ton: int | None = None,
+        source_addr_npi: int = 0,
+        dest_addr_ton: int = 1,
+        dest_addr_npi: int = 1,
+        esm_class: int = 0,
+        **fields: Any,
+    ) -> list[SubmitSm]:
+        """The submit_sm PDUs for one message (one per segment)."""
+        method = concatenation or self.config.concatenation
+        reference = self.rng.randrange(0x100 if method == "udh8" else 0x10000)
+        segments: list[Segment]
+        if isinstance(content, bytes):
+            segments = split_binary(content, method=method, reference=reference)
+        else:
+            enc = choose_encoding(content, languages=self.config.languages, force=encoding) if encoding else None
+            segments = split_text(
+                content, encoding=enc, languages=self.config.languages, method=method, reference=reference
+            )
+        if source_addr_ton is None:
+            source_addr_ton = 5 if source and not source.lstrip("+").isdigit() else 1
+        pdus = []
+        for seg in segments:
+            tlvs: dict[str, Any] = {}
+            if seg.sar is not None:
+                tlvs.update(sar_msg_ref_num=seg.sar[0], sar_total_segments=seg.sar[1], sar_segment_seqnum=seg.sar[2])
+            if seg.message_payload is not None:
+                tlvs["message_payload"] = seg.message_payload
+            pdus.append(
+                SubmitSm(
+                    source_addr_ton=source_addr_ton,
+                    source_addr_npi=source_addr_npi,
+                    source_addr=source,
+                    dest_addr_ton=dest_addr_ton,
+                    dest_addr_npi=dest_addr_npi,
+                    destination_addr=destination,
+                    esm_class=esm_class | seg.esm_class_flags,
+                    registered_delivery=registered_delivery,
+                    data_coding=seg.data_coding,
+                    short_message=seg.short_message,
+                    tlvs=tlvs,
+                    **fields,
+                )
+            )
+        return pdus
+
+    def send_message(
+        self, source: str, destination: str, content: str | bytes, *, receipt: bool = False, **options: Any
+    ) -> Deferred[list[str]]:
+        """Encode, split and submit a message; fire with its message ids (one
+        per segment). With ``receipt=True`` a delivery receipt is asked for and
+        tracked: :meth:`outcome` gives the final state."""
+        try:
+            if receipt:
+                options.setdefault("registered_delivery", 1)
+            pdus = self.build_submits(source, destination, content, **options)
+        except Exception as e:
+            d: Deferred[list[str]] = Deferred()
+            d.errback(e)
+            return d
+        tracked = bool(options.get("registered_delivery", 0) & 0x03)
+        results = [self.submit(pdu) for pdu in pdus]
+        gathered: Deferred[list[Pdu]] = gatherResults(results, consumeErrors=True)
+
+        def sent(responses: list[Pdu]) -> list[str]:
+            ids = [r.message_id for r in responses]  # type: ignore[attr-defined]
+            self.counters["submitted"] += 1
+            if tracked:
+                self._track(tuple(ids))
+            if self.events:
+                self.events.publish(
+                    ev.SmsSubmitted(
+                        at=self.reactor.seconds(),
+                        message_id=ids[0],
+                        system_id=self.config.system_id,
+                        source_addr=source,
+                        destination_addr=destination,
+                    )
+                )
+            return ids
+
+        def failed(failure: Failure) -> Failure:
+            self.counters["failed"] += 1
+            first = getattr(failure.value, "subFailure", failure)
+            error = first.value
+            status = error.status if isinstance(error, (SmppError, SendError)) else None
+            done = tuple(getattr(r.result, "message_id", "") for r in results if r.called and isinstance(r.result, Pdu))
+            for r in results:
+                if r.called and isinstance(r.result, Failure):
+                    r.addErrback(lambda _: None)
+            return Failure(SendError(f"submit failed: {first.getErrorMessage()}", status, done))
+
+        gathered.addCallbacks(sent, failed)
+        return gathered  # type: ignore[return-value]
+
+    def _track(self, ids: tuple[str, ...]) -> None:
+        d = self.tracker.expect(ids)
+        key = ids[0]
+        self._outcomes[key] = d
+
+        def done(outcome: MessageOutcome) -> MessageOutcome:
+            self._outcomes.pop(key, None)
+            self._finished[key] = outcome
+            while len(self._finished) > 100_000:
+                self._finished.popitem(last=False)
+            now = self.reactor.seconds()
+            if self.events:
+                if outcome.delivered:
+                    self.events.publish(
+                        ev.SmsDelivered(at=now, message_id=key, system_id=self.config.system_id, destination_addr="")
+                    )
+                else:
+                    self.events.publish(
+                        ev.SmsFailed(
+                            at=now,
+                            message_id=key,
+                            system_id=self.config.system_id,
+                            destination_addr="",
+                            state=outcome.stat,
+                            error_code=outcome.error_codes[0],
+                        )
+                    )
+            return outcome
+
+        d.addCallback(done)
+
+    def outcome(self, message_ids: list[str] | tuple[str, ...] | str) -> Deferred[MessageOutcome]:
+        """The final state of a message sent with a receipt (by its first id)."""
+        key = message_ids if isinstance(message_ids, str) else message_ids[0]
+        if key in self._finished:
+            return succeed(self._finished[key])
+        pending = self._outcomes.get(key)
+        if pending is None:
+            d: Deferred[MessageOutcome] = Deferred()
+            d.errback(KeyError(f"no receipt is tracked for {key}"))
+            return d
+        mine: Deferred[MessageOutcome] = Deferred()
+
+        def relay(outcome: MessageOutcome) -> MessageOutcome:
+            mine.callback(outcome)
+            return outcome
+
+        pending.addCallback(relay)
+        return mine
+
+    # -- incoming ----------------------------------------------------------------
+
+    def _on_deliver(self, proto: EsmeProtocol, pdu: Any) -> int | Deferred[int]:
+        receipted = pdu.receipted_message_id
+        if (pdu.esm_class & 0x3C) in _RECEIPT_TYPES or receipted is not None:
+            self._on_receipt(pdu, receipted)
+            return S.ESME_ROK
+        return self._on_mo(pdu)
+
+    def _on_receipt(self, pdu: Any, receipted: str | None) -> None:
+        state = pdu.message_state
+        error = 0
+        parsed = None
+        if receipted is None or state is None:
+            parsed = parse_receipt(pdu.short_message or pdu.message_payload or b"")
+            if parsed is None:
+                log.warn("receipt without an id from {source}", source=pdu.source_addr)
+                return
+            receipted = receipted or parsed.id
+            state = state if state is not None else parsed.message_state
+            error = int(parsed.err) if parsed.err.isdigit() else 0
+        code = pdu.network_error_code
+        if code and len(code) == 3:
+            error = int.from_bytes(code[1:], "big")
+        self.counters["receipts"] += 1
+        matched = self.tracker.receipt(receipted, state, error)
+        if self.events:
+            self.events.publish(
+                ev.DeliveryReport(
+                    at=self.reactor.seconds(),
+                    message_id=receipted,
+                    system_id=self.config.system_id,
+                    state=stat_for_state(state),
+                    error_code=error,
+                )
+            )
+        if not matched:
+            log.debug("receipt for unknown message {id}", id=receipted)
+
+    def _on_mo(self, pdu: Any) -> int | Deferred[int]:
+        sar = None
+        if pdu.sar_msg_ref_num is not None:
+            sar = (pdu.sar_msg_ref_num, pdu.sar_total_segments or 1, pdu.sar_segment_seqnum or 1)
+        try:
+            fragment = fragment_from_pdu_fields(
+                pdu.esm_class,
+                getattr(pdu, "short_message", b""),
+                pdu.data_coding,
+                sar=sar,
+                message_payload=pdu.message_payload,
+            )
+        except ValueError:
+            log.warn("undecodable message parts from {source}", source=pdu.source_addr)
+            return S.ESME_RX_P_APPN
+        key = (pdu.source_addr, pdu.destination_addr)
+        fingerprint = (key, fragment.concat, hash(fragment.user_data))
+        completed = self._rejected_parts.pop(fingerprint, None) or self.reassembler.feed(key, fragment)
+        if completed is None:
+            return S.ESME_ROK
+        self.counters["mo"] += 1
+        message = IncomingMessage(
+            source_addr=pdu.source_addr,
+            destination_addr=pdu.destination_addr,
+            data=completed.user_data,
+            data_coding=completed.data_coding,
+            parts=completed.parts,
+            text=completed.text,
+            pdu=pdu,
+        )
+        handler = self.on_message
+        if handler is None:
+            return S.ESME_ROK
+
+        def status_of(result: int | None) -> int:
+            status = result or S.ESME_ROK
+            if status and completed.parts > 1:
+                # The SMSC will send this last part again: answer it from here.
+                self._rejected_parts[fingerprint] = completed
+                while len(self._rejected_parts) > 10_000:
+                    self._rejected_parts.popitem(last=False)
+            return status
+
+        def handler_failed(failure: Failure) -> int:
+            log.failure("message handler failed", failure)
+            return status_of(S.ESME_RX_T_APPN)
+
+        try:
+            result = handler(message)
+        except Exception:
+            return handler_failed(Failure())
+        if isinstance(result, Deferred):
+            result.addCallbacks(status_of, handler_failed)
+            return result  # type: ignore[return-value]
+        return status_of(result)
+
+
