@@ -52,6 +52,6 @@ class ServerConfig:
     simulator_rules: tuple[SimulatorRule, ...] = ()
     simulator_default_delay: float = 1.0
     retry: RetryPolicy = RetryPolicy()
-    store_high_water: int = 5000  # unacknowledged submits before reading pauses
+    outbox_high_water: int = 100_000  # items owed to one system_id before its submits get ESME_RMSGQFUL
     strict_addresses: bool = True  # TON/NPI values outside the 3.4 tables are rejected
     grace_period: float = 10.0  # seconds to finish in-flight work on stop

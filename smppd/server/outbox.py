@@ -22,7 +22,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from smppd.model import OutboxItem
-from smppd.pdu import CommandStatus, Pdu
+from smppd.pdu import CommandStatus, Pdu, decode_pdu, encode_pdu
 from smppd.protocol import ConnectionClosed, SmppError
 
 if TYPE_CHECKING:
@@ -34,6 +34,11 @@ S = CommandStatus
 _THROTTLED = frozenset({S.ESME_RTHROTTLED, S.ESME_RMSGQFUL})
 _PERMANENT = frozenset({S.ESME_RX_P_APPN, S.ESME_RX_R_APPN})
 _order = itertools.count()
+
+
+def strip_tlvs(wire: bytes) -> bytes:
+    """The same PDU without optional parameters."""
+    return encode_pdu(attrs.evolve(decode_pdu(wire), tlvs=()))
 
 
 class Dispatcher:
@@ -60,6 +65,7 @@ class Dispatcher:
             else:
                 self.ready.append(item)
         self.wake()
+        self.smsc.check_backlog(self)
 
     def wake(self) -> None:
         """Send what the sessions' windows allow."""
@@ -95,15 +101,22 @@ class Dispatcher:
                 self._arm(soonest)
 
     def _send(self, proto: SmscProtocol, item: OutboxItem) -> None:
+        if not self.smsc.outbox_live(item):
+            self.smsc.outbox_expired(item)  # its message was cancelled meanwhile
+            return
         self.inflight[item.item_id] = item
         command_id = int.from_bytes(item.pdu[4:8], "big")
-        d = proto.send_request_wire(command_id, item.pdu)
+        wire = item.pdu
+        if proto.interface_version < 0x34 and len(wire) > 16:
+            wire = strip_tlvs(wire)  # an SMPP 3.3 peer gets no optional parameters
+        d = proto.send_request_wire(command_id, wire)
         d.addCallbacks(self._acknowledged, self._failed, callbackArgs=(item,), errbackArgs=(item, proto))
 
     def _acknowledged(self, response: Pdu, item: OutboxItem) -> None:
         del self.inflight[item.item_id]
         self.smsc.outbox_delivered(item, response)
         self.wake()
+        self.smsc.check_backlog(self)
 
     def _failed(self, failure: Failure, item: OutboxItem, proto: SmscProtocol) -> None:
         self.inflight.pop(item.item_id, None)

@@ -230,6 +230,8 @@ class SmscProtocol(SmppProtocol):
         account = self.account
         if account.source_addr_patterns and not account.source_allowed(pdu.source_addr):
             return S.ESME_RINVSRCADR
+        if self.smsc.backlogged and account.system_id in self.smsc.backlogged:
+            return S.ESME_RMSGQFUL
         if self._rate is not None and not self.smsc.take_token(account.system_id, self._rate, self._last_rx):
             return S.ESME_RTHROTTLED
         return S.ESME_ROK

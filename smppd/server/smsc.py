@@ -85,6 +85,7 @@ class Smsc:
         self._schedule: list[tuple[float, str]] = []
         self._schedule_call: Any = None
         self._buckets: dict[str, _Bucket] = {}
+        self.backlogged: set[str] = set()
         self._pending_writes: set[Deferred[Any]] = set()
         self.accepting = True
         self.counters: dict[str, int] = {
@@ -216,6 +217,28 @@ class Smsc:
             disp = self.dispatchers.get(system_id)
             if disp is not None and disp.ready:
                 disp.wake()
+
+    def check_backlog(self, disp: Dispatcher) -> None:
+        """Track which system_ids are owed more than the outbox high-water mark.
+
+        Their new submits are answered ESME_RMSGQFUL until the backlog falls
+        to half the mark. (Pausing their reading instead would deadlock a
+        transceiver: it could no longer read the deliver_sm_resp that drain
+        the backlog.)
+        """
+        high = self.config.outbox_high_water
+        n = len(disp)
+        if disp.system_id in self.backlogged:
+            if n <= high // 2:
+                self.backlogged.discard(disp.system_id)
+                log.info("{system_id}: outbox backlog down to {n}; accepting again", system_id=disp.system_id, n=n)
+        elif n > high:
+            self.backlogged.add(disp.system_id)
+            log.warn(
+                "{system_id}: {n} items owed in the outbox; new submits get ESME_RMSGQFUL",
+                system_id=disp.system_id,
+                n=n,
+            )
 
     def dispatcher(self, system_id: str) -> Dispatcher:
         disp = self.dispatchers.get(system_id)

@@ -483,3 +483,23 @@ def test_events(h):
     names = h.observer.names()
     for name in ("connection.connected", "connection.bound", "sms.submitted", "sms.delivered", "delivery.report"):
         assert name in names
+
+
+def test_outbox_backlog_answers_msgqful_until_drained():
+    h = Harness(ServerConfig(simulator_default_delay=0.0, outbox_high_water=4))
+    tx, tx_t = h.bind(kind="tx")  # no receiver: receipts pile up
+    answers = h.request(tx, tx_t, *[submit(sequence_number=i, registered_delivery=1) for i in range(1, 6)])
+    assert [a.command_status for a in answers] == [0] * 5
+    h.clock.advance(0)
+    assert h.request(tx, tx_t, submit(sequence_number=9))[0].command_status == S.ESME_RMSGQFUL
+    rx, rx_t = h.bind(kind="rx")
+    assert len(h.ack_all(rx, rx_t)) == 5
+    assert h.request(tx, tx_t, submit(sequence_number=10))[0].command_status == 0
+
+
+def test_a_3_3_peer_gets_receipts_without_tlvs(h):
+    proto, transport = h.bind(interface_version=0x33)
+    h.request(proto, transport, submit(registered_delivery=1))
+    h.clock.advance(5)
+    (receipt,) = h.ack_all(proto, transport)
+    assert receipt.tlvs == () and parse_receipt(receipt.short_message).stat == "DELIVRD"
