@@ -22,6 +22,7 @@ from smppd.server.delivery import STATE_BY_NAME, SimulatorRule
 
 DEFAULT_LISTEN = "tcp:2775:interface=127.0.0.1"
 DEFAULT_STORE = "sqlite:smppd-data/smppd.sqlite3"
+DEFAULT_SERVER_HTTP = "tcp:9090:interface=127.0.0.1"
 
 
 class ConfigError(ValueError):
@@ -42,6 +43,7 @@ class ServerSettings:
     listen: tuple[str, ...] = (DEFAULT_LISTEN,)
     store: str = DEFAULT_STORE
     users_file: str | None = None  # None: the demo users
+    http: str | None = DEFAULT_SERVER_HTTP  # /metrics, /healthz, /readyz; None: no HTTP endpoint
     server: ServerConfig = ServerConfig()
     source: str = "(defaults)"
 
@@ -205,6 +207,11 @@ def parse_server_config(data: Mapping[str, Any], source: str = "(config)") -> Se
     store = r.string("store", DEFAULT_STORE, pattern=r"memory|sqlite:.+|file:.+")
     users_file = r.optional_string("users_file")
     system_id = r.string("system_id", d.system_id, pattern=r"[\x21-\x7e]{1,15}")
+    http_section = r.section("http")
+    http: str | None = http_section.string("listen", DEFAULT_SERVER_HTTP)
+    if http_section.has("enabled") and not http_section.boolean("enabled", True):
+        http = None
+    http_section.done()
     session = _session(r.section("session"), d.session)
 
     limits = r.section("limits")
@@ -284,7 +291,9 @@ def parse_server_config(data: Mapping[str, Any], source: str = "(config)") -> Se
         strict_addresses=strict_addresses,
         grace_period=grace,
     )
-    return ServerSettings(listen=listen, store=store, users_file=users_file, server=config, source=source)
+    return ServerSettings(
+        listen=listen, store=store, users_file=users_file, http=http, server=config, source=source
+    )
 
 
 def load_server_config(path: str) -> ServerSettings:

@@ -29,6 +29,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from smppd import events as ev
+from smppd.metrics import PduCounters
 from smppd.pdu import (
     DEFAULT_MAX_COMMAND_LENGTH,
     CommandId,
@@ -126,6 +127,7 @@ class SmppProtocol(Protocol):
         self.clock = clock
         self.config = config or SessionConfig()
         self.events = events
+        self.pdus: PduCounters | None = None  # set by the service to count PDUs for metrics
         self.session = Session(self.role)
         self.session_id = f"s{next(_session_ids)}"
         self.peer = "?"
@@ -273,6 +275,8 @@ class SmppProtocol(Protocol):
 
     def _dispatch(self, pdu: Pdu) -> None:
         cid = pdu.command_id
+        if self.pdus is not None:
+            self.pdus.incoming[cid, pdu.command_status] += 1
         if cid != C.enquire_link and cid != C.enquire_link_resp:
             self._last_transaction = self._last_rx
         if cid & 0x80000000:
@@ -364,22 +368,31 @@ class SmppProtocol(Protocol):
         self.write(encode_pdu(pdu))
 
     def write(self, data: bytes) -> None:
+        """Write whole PDUs: batched while a read is handled, at once otherwise."""
         if self._receiving:
             self._out.append(data)
         elif self.transport is not None and self.session.state is not State.CLOSED:
             self.transport.write(data)
+            if self.pdus is not None:
+                self.pdus.count_out(data)
 
     def write_many(self, chunks: list[bytes]) -> None:
         if self._receiving:
             self._out.extend(chunks)
         elif self.transport is not None and self.session.state is not State.CLOSED:
-            self.transport.write(b"".join(chunks))
+            data = b"".join(chunks)
+            self.transport.write(data)
+            if self.pdus is not None:
+                self.pdus.count_out(data)
 
     def _flush(self) -> None:
         if self._out:
             out, self._out = self._out, []
             if self.transport is not None and self.session.state is not State.CLOSED:
-                self.transport.write(out[0] if len(out) == 1 else b"".join(out))
+                data = out[0] if len(out) == 1 else b"".join(out)
+                self.transport.write(data)
+                if self.pdus is not None:
+                    self.pdus.count_out(data)
 
     def send_request(self, pdu: Pdu) -> Deferred[Pdu]:
         """Send a request; fire with its response, or fail with SmppError

@@ -109,3 +109,12 @@ def test_twistd_options_bad_store(capsys):
     with pytest.raises(SystemExit):
         Options().parseOptions(["--store", "postgres"])
     assert "--store: store:" in capsys.readouterr().err
+
+
+def test_http_endpoint_setting():
+    assert parse_server_config({}).http == "tcp:9090:interface=127.0.0.1"
+    assert parse_server_config({"http": {"enabled": False}}).http is None
+    assert parse_server_config({"http": {"listen": "tcp:0"}}).http == "tcp:0"
+    options = Options()
+    options.parseOptions(["--http", "none"])
+    assert options["settings"].http is None

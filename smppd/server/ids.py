@@ -51,3 +51,18 @@ class MessageIdGenerator:
     def next(self) -> str:
         value = self.next_value()
         return f"{value:x}" if self.format == "hex" else str(value)
+
+
+def issued_at(message_id: str) -> float | None:
+    """When an id made by :class:`MessageIdGenerator` was issued (seconds), or
+    None for an id it did not make (``-N`` suffixes of submit_multi are ignored)."""
+    base = message_id.split("-", 1)[0]
+    for radix in (16, 10):
+        try:
+            value = int(base, radix)
+        except ValueError:
+            continue
+        seconds = (value >> SEQUENCE_BITS) / 1000.0
+        if 946684800.0 <= seconds <= 4102444800.0:  # 2000..2100: plausibly ours
+            return seconds
+    return None

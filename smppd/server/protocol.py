@@ -88,6 +88,7 @@ class SmscProtocol(SmppProtocol):
         self._batch_answers: list[tuple[int, int, str] | Pdu] = []
         self._unanswered = 0
         self._strict = smsc.config.strict_addresses
+        self.pdus = smsc.stats.pdus
 
     def request_handlers(self) -> dict[int, Any]:
         return {
@@ -291,16 +292,24 @@ class SmscProtocol(SmppProtocol):
             self.pause_reading("store")
         d = self.smsc.submit(messages)
         d.addCallbacks(
-            self._stored, self._store_failed, callbackArgs=(messages, answers), errbackArgs=(answers,)
+            self._stored,
+            self._store_failed,
+            callbackArgs=(messages, answers, self._last_rx),
+            errbackArgs=(answers,),
         )
 
-    def _stored(self, _: object, messages: list[Message], answers: list[tuple[int, int, str] | Pdu]) -> None:
+    def _stored(
+        self, _: object, messages: list[Message], answers: list[tuple[int, int, str] | Pdu], received: float
+    ) -> None:
         chunks = [
             message_id_resp(*a) if a.__class__ is tuple else encode_pdu(a)  # type: ignore[arg-type]
             for a in answers
         ]
         self._answered(len(answers))
         self.write_many(chunks)
+        stats = self.smsc.stats
+        stats.submits[self.account.system_id] += len(messages)
+        stats.submit_latency.observe(self.clock.seconds() - received, len(answers))
         # Only now: no receipt or event may overtake the response it refers to.
         self.smsc.accepted(messages)
 

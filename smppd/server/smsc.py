@@ -23,11 +23,12 @@ from twisted.python.failure import Failure
 
 from smppd import events as ev
 from smppd.interfaces import IDeliveryBackend, IMessageStore
+from smppd.metrics import ServiceStats
 from smppd.model import Message, OutboxItem
 from smppd.pdu import CommandStatus, MessageState, Pdu
 from smppd.server.config import ServerConfig
 from smppd.server.delivery import DeliveryOutcome, SimulatorBackend
-from smppd.server.ids import MessageIdGenerator
+from smppd.server.ids import MessageIdGenerator, issued_at
 from smppd.server.outbox import Dispatcher
 from smppd.server.receipts import delivery_pdu, needs_receipt, receipt_pdu, submission_id
 from smppd.text.receipt import stat_for_state
@@ -88,6 +89,7 @@ class Smsc:
         self.backlogged: set[str] = set()
         self._pending_writes: set[Deferred[Any]] = set()
         self.accepting = True
+        self.stats = ServiceStats()
         self.counters: dict[str, int] = {
             "submitted": 0,
             "delivered": 0,
@@ -444,6 +446,10 @@ class Smsc:
                 self.finish(m, MessageState.DELIVERED)
         else:
             self.counters["receipts_sent"] += 1
+            self.stats.receipts[item.system_id] += 1
+            issued = issued_at(item.message_id)
+            if issued is not None:
+                self.stats.receipt_latency.observe(max(0.0, self.clock.seconds() - issued))
 
     def outbox_rejected(self, item: OutboxItem, status: int) -> None:
         self._remove_items([item.item_id])

@@ -30,6 +30,7 @@ from smppd.config import ConfigError, ServerSettings, load_server_config
 from smppd.events import EventBus
 from smppd.server.factory import SmscFactory
 from smppd.server.smsc import Smsc
+from smppd.server.web import build_site
 from smppd.storage import open_store
 
 log = Logger()
@@ -44,6 +45,7 @@ class Options(usage.Options):
     optParameters = [
         ["config", "c", None, "JSON configuration file (see etc/server.json)."],
         ["store", "s", None, "Message store: memory, sqlite:PATH or file:DIR (overrides the config)."],
+        ["http", None, None, "Endpoint for /metrics, /healthz, /readyz, or 'none' (overrides the config)."],
     ]
 
     def __init__(self) -> None:
@@ -67,6 +69,8 @@ class Options(usage.Options):
 
                 parse_server_config({"store": self["store"]}, "--store")
                 settings = attrs.evolve(settings, store=self["store"])
+            if self["http"]:
+                settings = attrs.evolve(settings, http=None if self["http"] == "none" else self["http"])
             users = load_users(settings.users_file) if settings.users_file else None
         except (ConfigError, UsersFileError) as e:
             fail(str(e))
@@ -133,8 +137,27 @@ class SmscService(service.MultiService):
                 store=self.settings.store,
             )
         self.ready = True
+        if self.settings.http:
+            yield self._listen_http(self.settings.http)
         if hasattr(signal, "SIGHUP"):
             self._previous_sighup = signal.signal(signal.SIGHUP, self._sighup)
+
+    @inlineCallbacks
+    def _listen_http(self, spec: str) -> Any:
+        site, self.registry = build_site(self.smsc, lambda: self.ready)
+        try:
+            port = yield endpoints.serverFromString(self.reactor, spec).listen(site)
+        except Exception as e:
+            # SMPP matters more than metrics: keep serving, say so loudly.
+            log.error("HTTP endpoint {spec} could not listen: {error}", spec=spec, error=str(e))
+            return
+        self.ports.append(port)
+        address = port.getHost()
+        log.info(
+            "metrics and health on http://{host}:{port}/metrics",
+            host=getattr(address, "host", "?"),
+            port=getattr(address, "port", "?"),
+        )
 
     def _sighup(self, signum: int, frame: Any) -> None:
         self.reactor.callFromThread(self.reload)
