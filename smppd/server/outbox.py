@@ -52,20 +52,28 @@ class Dispatcher:
         self.inflight: dict[str, OutboxItem] = {}
         self._rr = 0
         self._timer: Any = None
+        self._soon: Any = None
         self._paused_until: dict[int, float] = {}  # id(session) -> time
 
     def __len__(self) -> int:
         return len(self.ready) + len(self.later) + len(self.inflight)
 
     def add(self, items: Iterable[OutboxItem]) -> None:
+        """Queue items; they go out on the next reactor turn, so that whatever
+        response caused them (cancel_sm_resp, submit_sm_resp) is written first."""
         now = self.smsc.clock.seconds()
         for item in items:
             if item.next_attempt_at > now:
                 heapq.heappush(self.later, (item.next_attempt_at, next(_order), item))
             else:
                 self.ready.append(item)
-        self.wake()
+        if self._soon is None:
+            self._soon = self.smsc.clock.callLater(0, self._wake_soon)
         self.smsc.check_backlog(self)
+
+    def _wake_soon(self) -> None:
+        self._soon = None
+        self.wake()
 
     def wake(self) -> None:
         """Send what the sessions' windows allow."""
@@ -175,6 +183,7 @@ class Dispatcher:
         self.wake()
 
     def stop(self) -> None:
-        if self._timer is not None and self._timer.active():
-            self._timer.cancel()
-        self._timer = None
+        for call in (self._timer, self._soon):
+            if call is not None and call.active():
+                call.cancel()
+        self._timer = self._soon = None

@@ -75,6 +75,7 @@ class Harness:
 
     def ack_all(self, proto: SmscProtocol, transport: PduTransport, status: int = 0) -> list[Pdu]:
         """Answer every deliver_sm the SMSC sent; return them."""
+        self.clock.advance(0)  # the outbox sends on the next reactor turn
         got = [p for p in transport.pdus() if isinstance(p, DeliverSm)]
         if got:
             send(proto, *[DeliverSmResp(sequence_number=p.sequence_number, command_status=status) for p in got])
