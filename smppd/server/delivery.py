@@ -9,7 +9,7 @@ REJECTD, ...) on purpose.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import attrs
@@ -53,13 +53,17 @@ class SimulatorRule:
     error_code: int = 0
 
 
+BatchCallback = Callable[[list[tuple[str, DeliveryOutcome]]], None]
+
+
 @implementer(IDeliveryBackend)
 class SimulatorBackend:
     """Simulates the network: a final state after a delay, steered by rules.
 
     The longest matching prefix wins; with no match the default applies
-    (DELIVRD after ``default_delay``). Messages with the same delay finish in
-    the order they came, so one timer per rule serves any number of them.
+    (DELIVRD after ``default_delay``). Messages under the same rule finish in
+    the order they came, so one timer per rule serves any number of them, and
+    :meth:`deliver_batch` reports each timer's outcomes in one call.
     """
 
     def __init__(
@@ -74,43 +78,71 @@ class SimulatorBackend:
         self.clock = clock
         self.rules = sorted(rules, key=lambda r: len(r.prefix), reverse=True)
         self.default = SimulatorRule("", default_state, default_delay, default_error_code)
-        self._queues: dict[SimulatorRule, deque[tuple[float, Deferred[DeliveryOutcome]]]] = {}
-        self._timers: dict[SimulatorRule, Any] = {}
+        self._all = [*self.rules, self.default]
+        self._outcome = [DeliveryOutcome(r.state, r.error_code) for r in self._all]
+        # per rule index: (due time, Deferred or (callback, message_id))
+        self._queues: list[deque[tuple[float, Any]]] = [deque() for _ in self._all]
+        self._timers: list[Any] = [None] * len(self._all)
 
     def rule_for(self, destination: str) -> SimulatorRule:
-        for rule in self.rules:
+        return self._all[self._index(destination)]
+
+    def _index(self, destination: str) -> int:
+        for i, rule in enumerate(self.rules):
             if destination.startswith(rule.prefix):
-                return rule
-        return self.default
+                return i
+        return len(self.rules)
 
     def deliver(self, message: Message) -> Deferred[DeliveryOutcome]:
-        rule = self.rule_for(message.destination_addr)
         d: Deferred[DeliveryOutcome] = Deferred()
-        queue = self._queues.setdefault(rule, deque())
-        queue.append((self.clock.seconds() + rule.delay, d))
-        if rule not in self._timers:
-            self._timers[rule] = self.clock.callLater(rule.delay, self._due, rule)
+        self._queue(self._index(message.destination_addr), d)
         return d
 
-    def _due(self, rule: SimulatorRule) -> None:
-        del self._timers[rule]
-        queue = self._queues[rule]
+    def deliver_batch(self, messages: list[Message], callback: BatchCallback) -> None:
+        """Deliver messages; ``callback`` gets ``[(message_id, outcome), ...]``
+        once per timer instead of a Deferred per message."""
+        rules = self.rules
+        for m in messages:
+            i = self._index(m.destination_addr) if rules else 0
+            self._queue(i, (callback, m.message_id))
+
+    def _queue(self, i: int, target: Any) -> None:
+        delay = self._all[i].delay
+        self._queues[i].append((self.clock.seconds() + delay, target))
+        if self._timers[i] is None:
+            self._timers[i] = self.clock.callLater(delay, self._due, i)
+
+    def _due(self, i: int) -> None:
+        self._timers[i] = None
+        queue = self._queues[i]
         now = self.clock.seconds()
-        outcome = DeliveryOutcome(rule.state, rule.error_code)
+        outcome = self._outcome[i]
+        batches: dict[Any, list[tuple[str, DeliveryOutcome]]] = {}
         while queue and queue[0][0] <= now:
-            queue.popleft()[1].callback(outcome)
+            target = queue.popleft()[1]
+            if isinstance(target, Deferred):
+                target.callback(outcome)
+            else:
+                callback, message_id = target
+                batch = batches.get(callback)
+                if batch is None:
+                    batch = batches[callback] = []
+                batch.append((message_id, outcome))
         if queue:
-            self._timers[rule] = self.clock.callLater(queue[0][0] - now, self._due, rule)
+            self._timers[i] = self.clock.callLater(queue[0][0] - now, self._due, i)
+        for callback, batch in batches.items():
+            callback(batch)
 
     @property
     def pending(self) -> int:
-        return sum(len(q) for q in self._queues.values())
+        return sum(len(q) for q in self._queues)
 
     def stop(self) -> None:
         """Cancel timers; messages still in flight stay unfinished (and are
         recovered from the store at the next start)."""
-        for call in self._timers.values():
-            if call.active():
+        for call in self._timers:
+            if call is not None and call.active():
                 call.cancel()
-        self._timers.clear()
-        self._queues.clear()
+        self._timers = [None] * len(self._all)
+        for queue in self._queues:
+            queue.clear()

@@ -50,6 +50,36 @@ class _Bucket:
         self.last = now
 
 
+def finished(m: Message, state: int, final_at: float, error_code: int) -> Message:
+    """``m`` in a final state (a direct constructor call: attrs.evolve costs
+    three times as much on this path)."""
+    return Message(
+        m.message_id,
+        m.system_id,
+        m.service_type,
+        m.source_addr_ton,
+        m.source_addr_npi,
+        m.source_addr,
+        m.dest_addr_ton,
+        m.dest_addr_npi,
+        m.destination_addr,
+        m.esm_class,
+        m.protocol_id,
+        m.priority_flag,
+        m.registered_delivery,
+        m.data_coding,
+        m.short_message,
+        m.tlvs,
+        m.submitted_at,
+        m.schedule_at,
+        m.expires_at,
+        state,
+        final_at,
+        error_code,
+        m.sub_count,
+    )
+
+
 class Smsc:
     """State and behaviour shared by every session of one SMSC."""
 
@@ -81,7 +111,11 @@ class Smsc:
         self._routes = [(re.compile(r.pattern), r.system_id) for r in config.routes]
         self.unfinished: dict[str, Message] = {}
         self.dispatchers: dict[str, Dispatcher] = {}
-        self._expiry: list[tuple[float, str]] = []
+        # Validity: message ids in one-second buckets (a finished message just
+        # leaves its bucket; a heap of (time, id) would keep every message
+        # until its validity passed, finished or not).
+        self._expiry_buckets: dict[int, set[str]] = {}
+        self._expiry_keys: list[int] = []
         self._expiry_call: Any = None
         self._schedule: list[tuple[float, str]] = []
         self._schedule_call: Any = None
@@ -300,38 +334,78 @@ class Smsc:
                 )
             if m.registered_delivery & 0x10:
                 intermediate.append(self._receipt_item(m, now, intermediate=True))
-            self._start(m)
+        self._start_many(messages)
         if intermediate:
             self._put_outbox(intermediate)
 
     def _track(self, m: Message) -> None:
         self.unfinished[m.message_id] = m
         if m.expires_at is not None:
-            heapq.heappush(self._expiry, (m.expires_at, m.message_id))
-            if self._expiry_call is None or self._expiry_call.getTime() > m.expires_at:
+            key = int(m.expires_at) + 1
+            bucket = self._expiry_buckets.get(key)
+            if bucket is not None:
+                bucket.add(m.message_id)
+                return
+            self._expiry_buckets[key] = {m.message_id}
+            heapq.heappush(self._expiry_keys, key)
+            if self._expiry_call is None or self._expiry_call.getTime() > key:
                 self._arm_expiry()
 
+    def _untrack(self, m: Message) -> None:
+        if self.unfinished.pop(m.message_id, None) is not None and m.expires_at is not None:
+            key = int(m.expires_at) + 1
+            bucket = self._expiry_buckets.get(key)
+            if bucket is not None:
+                bucket.discard(m.message_id)
+                if not bucket:
+                    del self._expiry_buckets[key]
+                    keys = self._expiry_keys
+                    if len(keys) > 2 * len(self._expiry_buckets) + 1024:
+                        # Mostly stale keys: rebuild (amortised O(1) per message).
+                        keys[:] = sorted(self._expiry_buckets)
+
     def _start(self, m: Message) -> None:
+        self._start_many([m])
+
+    def _start_many(self, messages: list[Message]) -> None:
+        """Schedule, route to an ESME, or hand to the delivery backend (in one batch)."""
         now = self.clock.seconds()
-        if m.schedule_at is not None and m.schedule_at > now:
-            heapq.heappush(self._schedule, (m.schedule_at, m.message_id))
-            self._arm_schedule()
-            return
-        target = self.route(m.destination_addr)
-        if target is not None:
-            item = OutboxItem(
-                item_id=self.ids.next(),
-                system_id=target,
-                kind=OutboxItem.MESSAGE,
-                message_id=m.message_id,
-                pdu=delivery_pdu(m),
-                created_at=now,
-                expires_at=m.expires_at,
+        to_backend: list[Message] = []
+        routed: list[OutboxItem] = []
+        routing = self._ranges or self._routes
+        for m in messages:
+            if m.schedule_at is not None and m.schedule_at > now:
+                heapq.heappush(self._schedule, (m.schedule_at, m.message_id))
+                self._arm_schedule()
+                continue
+            target = self.route(m.destination_addr) if routing else None
+            if target is None:
+                to_backend.append(m)
+                continue
+            routed.append(
+                OutboxItem(
+                    item_id=self.ids.next(),
+                    system_id=target,
+                    kind=OutboxItem.MESSAGE,
+                    message_id=m.message_id,
+                    pdu=delivery_pdu(m),
+                    created_at=now,
+                    expires_at=m.expires_at,
+                )
             )
-            self._put_outbox([item])
+        if routed:
+            self._put_outbox(routed)
+        if not to_backend:
             return
-        d = self.backend.deliver(m)
-        d.addCallbacks(self._outcome, self._backend_failed, callbackArgs=(m.message_id,), errbackArgs=(m.message_id,))
+        deliver_batch = getattr(self.backend, "deliver_batch", None)
+        if deliver_batch is not None:
+            deliver_batch(to_backend, self._outcomes)
+            return
+        for m in to_backend:
+            d = self.backend.deliver(m)
+            d.addCallbacks(
+                self._outcome, self._backend_failed, callbackArgs=(m.message_id,), errbackArgs=(m.message_id,)
+            )
 
     def route(self, destination: str) -> str | None:
         """The ESME a destination goes to: a bound receiver whose address_range
@@ -345,12 +419,21 @@ class Smsc:
         return None
 
     def _outcome(self, outcome: DeliveryOutcome, message_id: str) -> None:
-        m = self.unfinished.get(message_id)
-        if m is None:
-            return  # cancelled or expired meanwhile
-        if outcome.state in (MessageState.ENROUTE, MessageState.ACCEPTED):
-            return
-        self.finish(m, outcome.state, outcome.error_code)
+        self._outcomes([(message_id, outcome)])
+
+    def _outcomes(self, results: list[tuple[str, DeliveryOutcome]]) -> None:
+        """Outcomes from the delivery backend, in a batch."""
+        unfinished = self.unfinished
+        done = []
+        for message_id, outcome in results:
+            m = unfinished.get(message_id)
+            if m is None:
+                continue  # cancelled or expired meanwhile
+            if outcome.state in (MessageState.ENROUTE, MessageState.ACCEPTED):
+                continue
+            done.append((m, outcome.state, outcome.error_code))
+        if done:
+            self.finish_many(done)
 
     def _backend_failed(self, failure: Failure, message_id: str) -> None:
         log.failure("delivery backend failed for {message_id}", failure, message_id=message_id)
@@ -360,35 +443,86 @@ class Smsc:
 
     def finish(self, m: Message, state: int, error_code: int = 0) -> Deferred[None]:
         """Move ``m`` to a final state, persist it with the receipt it causes."""
-        self.unfinished.pop(m.message_id, None)
+        return self.finish_many([(m, state, error_code)])
+
+    def finish_many(self, entries: Sequence[tuple[Message, int, int]]) -> Deferred[None]:
+        """Move messages to final states; persist each with the receipt it causes.
+
+        The receipts go to the outbox once the store has the final states.
+        """
         now = self.clock.seconds()
-        final = attrs.evolve(m, state=state, final_at=now, error_code=error_code)
-        items = [self._receipt_item(final, now)] if needs_receipt(final) else []
-        d = self.store.update_message(final, items)
-        if not d.called:
-            self._pending_writes.add(d)
-            d.addBoth(self._write_done, d)
-        d.addCallbacks(self._finished_stored, self._store_failed, callbackArgs=(final, items), errbackArgs=("update",))
-        if state == MessageState.DELIVERED:
-            self.counters["delivered"] += 1
-            if self.events:
-                self.events.publish(
-                    ev.SmsDelivered(at=now, message_id=m.message_id, system_id=m.system_id, destination_addr=m.destination_addr)
-                )
-        else:
-            self.counters["failed"] += 1
-            if self.events:
-                self.events.publish(
-                    ev.SmsFailed(
-                        at=now,
-                        message_id=m.message_id,
-                        system_id=m.system_id,
-                        destination_addr=m.destination_addr,
-                        state=stat_for_state(state),
-                        error_code=error_code,
+        receipt_validity = now + self.config.receipt_validity
+        publish = self.events.publish if self.events else None
+        writes = []
+        pending_items: list[OutboxItem] = []
+        delivered = 0
+        for m, state, error_code in entries:
+            self._untrack(m)
+            final = finished(m, state, now, error_code)
+            if needs_receipt(final):
+                items = [
+                    OutboxItem(
+                        self.ids.next(),
+                        m.system_id,
+                        OutboxItem.RECEIPT,
+                        m.message_id,
+                        receipt_pdu(final),
+                        now,
+                        receipt_validity,
                     )
+                ]
+            else:
+                items = []
+            d = self.store.update_message(final, items)
+            if d.called:  # the memory store: already done
+                d.addErrback(self._store_failed, "update")
+                pending_items += items
+            else:
+                self._pending_writes.add(d)
+                d.addBoth(self._write_done, d)
+                d.addCallbacks(
+                    self._finished_stored, self._store_failed, callbackArgs=(items,), errbackArgs=("update",)
                 )
-        return d
+                writes.append(d)
+            if state == MessageState.DELIVERED:
+                delivered += 1
+            if publish is not None:
+                self._publish_final(publish, final, bool(items))
+        self.counters["delivered"] += delivered
+        self.counters["failed"] += len(entries) - delivered
+        if pending_items:
+            self._finished_stored(None, pending_items)
+        if not writes:
+            return succeed(None)
+        if len(writes) == 1:
+            return writes[0]
+        return DeferredList(writes, consumeErrors=True).addCallback(lambda _: None)
+
+    def _publish_final(self, publish: Any, final: Message, receipt: bool) -> None:
+        now = final.final_at or 0.0
+        if final.state == MessageState.DELIVERED:
+            publish(ev.SmsDelivered(at=now, message_id=final.message_id, system_id=final.system_id, destination_addr=final.destination_addr))
+        else:
+            publish(
+                ev.SmsFailed(
+                    at=now,
+                    message_id=final.message_id,
+                    system_id=final.system_id,
+                    destination_addr=final.destination_addr,
+                    state=stat_for_state(final.state),
+                    error_code=final.error_code,
+                )
+            )
+        if receipt:
+            publish(
+                ev.DeliveryReport(
+                    at=now,
+                    message_id=submission_id(final),
+                    system_id=final.system_id,
+                    state=stat_for_state(final.state),
+                    error_code=final.error_code,
+                )
+            )
 
     def _receipt_item(self, m: Message, now: float, *, intermediate: bool = False) -> OutboxItem:
         if intermediate:
@@ -403,20 +537,14 @@ class Smsc:
             expires_at=now + self.config.receipt_validity,
         )
 
-    def _finished_stored(self, _: object, final: Message, items: list[OutboxItem]) -> None:
-        if items:
-            self.dispatcher(final.system_id).add(items)
-            if self.events:
-                for _item in items:
-                    self.events.publish(
-                        ev.DeliveryReport(
-                            at=self.clock.seconds(),
-                            message_id=submission_id(final),
-                            system_id=final.system_id,
-                            state=stat_for_state(final.state),
-                            error_code=final.error_code,
-                        )
-                    )
+    def _finished_stored(self, _: object, items: list[OutboxItem]) -> None:
+        if not items:
+            return
+        by_system: dict[str, list[OutboxItem]] = {}
+        for item in items:
+            by_system.setdefault(item.system_id, []).append(item)
+        for system_id, its in by_system.items():
+            self.dispatcher(system_id).add(its)
 
     def _put_outbox(self, items: list[OutboxItem]) -> None:
         d = self.store.outbox_put(items)
@@ -490,18 +618,25 @@ class Smsc:
         if self._expiry_call is not None and self._expiry_call.active():
             self._expiry_call.cancel()
         self._expiry_call = None
-        if self._expiry:
-            delay = max(0.0, self._expiry[0][0] - self.clock.seconds())
+        keys = self._expiry_keys
+        while keys and not self._expiry_buckets.get(keys[0]):
+            self._expiry_buckets.pop(heapq.heappop(keys), None)  # emptied by finished messages
+        if keys:
+            delay = max(0.0, keys[0] - self.clock.seconds())
             self._expiry_call = self.clock.callLater(delay, self._expire_due)
 
     def _expire_due(self) -> None:
         self._expiry_call = None
         now = self.clock.seconds()
-        while self._expiry and self._expiry[0][0] <= now:
-            _, message_id = heapq.heappop(self._expiry)
-            m = self.unfinished.get(message_id)
-            if m is not None and m.expires_at is not None and m.expires_at <= now:
-                self.finish(m, MessageState.EXPIRED)
+        keys = self._expiry_keys
+        expired: list[tuple[Message, int, int]] = []
+        while keys and keys[0] <= now:
+            for message_id in self._expiry_buckets.pop(heapq.heappop(keys), ()):
+                m = self.unfinished.get(message_id)
+                if m is not None and m.expires_at is not None and m.expires_at <= now:
+                    expired.append((m, MessageState.EXPIRED, 0))
+        if expired:
+            self.finish_many(expired)
         self._arm_expiry()
 
     def _arm_schedule(self) -> None:
@@ -576,9 +711,9 @@ class Smsc:
                 return S.ESME_RREPLACEFAIL
             self.unfinished[replacement.message_id] = replacement
             self._replace_outbox_copy(replacement)
-            if replacement.expires_at != current.expires_at and replacement.expires_at is not None:
-                heapq.heappush(self._expiry, (replacement.expires_at, replacement.message_id))
-                self._arm_expiry()
+            if replacement.expires_at != current.expires_at:
+                self._untrack(current)
+                self._track(replacement)
             if changed_schedule and replacement.schedule_at is not None:
                 heapq.heappush(self._schedule, (replacement.schedule_at, replacement.message_id))
                 self._arm_schedule()

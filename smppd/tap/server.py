@@ -12,6 +12,7 @@ lets in-flight work finish within the grace period and flushes the store.
 
 from __future__ import annotations
 
+import gc
 import signal
 import sys
 from typing import Any
@@ -78,6 +79,19 @@ class Options(usage.Options):
         self["users"] = users
 
 
+def tune_gc() -> None:
+    """Fewer, cheaper garbage collections for a long-running SMPP process.
+
+    Almost everything on the SMPP path is freed by reference counting; the
+    cycle collector mostly re-walks long-lived objects. Freezing what start-up
+    built and raising the first threshold measured 15-25% less CPU per message
+    and halved the worst latencies (docs/performance.rst).
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
+
+
 def fail(message: str) -> None:
     """One line on stderr and a non-zero exit: how a bad configuration ends."""
     sys.stderr.write(f"smpp-server: {message}\n")
@@ -137,6 +151,7 @@ class SmscService(service.MultiService):
                 store=self.settings.store,
             )
         self.ready = True
+        tune_gc()
         if self.settings.http:
             yield self._listen_http(self.settings.http)
         if hasattr(signal, "SIGHUP"):

@@ -504,3 +504,15 @@ def test_a_3_3_peer_gets_receipts_without_tlvs(h):
     h.clock.advance(5)
     (receipt,) = h.ack_all(proto, transport)
     assert receipt.tlvs == () and parse_receipt(receipt.short_message).stat == "DELIVRD"
+
+
+def test_finished_messages_leave_nothing_behind():
+    h = Harness(ServerConfig(simulator_default_delay=1.0))
+    proto, transport = h.bind()
+    h.request(proto, transport, *[submit(sequence_number=i) for i in range(1, 201)])
+    h.clock.advance(1)
+    assert h.smsc.unfinished == {}
+    assert sum(len(b) for b in h.smsc._expiry_buckets.values()) == 0
+    h.clock.advance(1)  # the next submit re-arms the expiry timer and drops empty buckets
+    h.request(proto, transport, submit(sequence_number=500))
+    assert len(h.smsc._expiry_buckets) == 1
