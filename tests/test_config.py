@@ -98,9 +98,9 @@ def test_twistd_options_bad_users_file(tmp_path, capsys):
 
 def test_twistd_options_overrides():
     options = Options()
-    options.parseOptions(["--listen", "tcp:0", "--listen", "tcp:0:interface=::1", "--store", "memory"])
+    options.parseOptions(["--listen", "tcp:0", "--listen", r"tcp:0:interface=\:\:1", "--store", "memory"])
     settings = options["settings"]
-    assert settings.listen == ("tcp:0", "tcp:0:interface=::1")
+    assert settings.listen == ("tcp:0", r"tcp:0:interface=\:\:1")
     assert settings.store == "memory"
     assert options["users"] is None  # demo users
 
@@ -118,3 +118,11 @@ def test_http_endpoint_setting():
     options = Options()
     options.parseOptions(["--http", "none"])
     assert options["settings"].http is None
+
+
+@pytest.mark.parametrize("spec", ["tcp:notaport", "tcp:0:interface=::1", "nosuch:1"])
+def test_bad_endpoint_is_a_config_error(spec, capsys):
+    with pytest.raises(SystemExit):
+        Options().parseOptions(["--listen", spec, "--http", "none"])
+    err = capsys.readouterr().err
+    assert err.startswith("smpp-server: ") and "listen[0]" in err and err.count("\n") == 1

@@ -13,6 +13,7 @@ lets in-flight work finish within the grace period and flushes the store.
 from __future__ import annotations
 
 import gc
+import os
 import signal
 import sys
 from typing import Any
@@ -24,6 +25,7 @@ from twisted.internet.defer import DeferredList, inlineCallbacks
 from twisted.internet.defer import maybeDeferred as maybe_deferred
 from twisted.logger import Logger
 from twisted.python import usage
+from twisted.python.failure import Failure
 
 from smppd.auth import BindPenalty, UsersAuthenticator, demo_users, load_users
 from smppd.auth.users import Users, UsersFileError
@@ -73,10 +75,28 @@ class Options(usage.Options):
             if self["http"]:
                 settings = attrs.evolve(settings, http=None if self["http"] == "none" else self["http"])
             users = load_users(settings.users_file) if settings.users_file else None
+            check_endpoints(settings)
         except (ConfigError, UsersFileError) as e:
             fail(str(e))
         self["settings"] = settings
         self["users"] = users
+
+
+class _NoReactor:
+    """Stands in for the reactor while endpoint strings are only parsed
+    (twistd has not installed its reactor yet when options are read)."""
+
+
+def check_endpoints(settings: ServerSettings) -> None:
+    """Parse every listening endpoint now: a bad one is a configuration error."""
+    specs = [(f"listen[{i}]", spec) for i, spec in enumerate(settings.listen)]
+    if settings.http:
+        specs.append(("http.listen", settings.http))
+    for key, spec in specs:
+        try:
+            endpoints.serverFromString(_NoReactor(), spec)
+        except Exception as e:
+            raise ConfigError(settings.source, key, f"{spec!r}: {e}") from None
 
 
 def tune_gc() -> None:
@@ -128,6 +148,27 @@ class SmscService(service.MultiService):
         self._previous_sighup: Any = None
         self.ready = False
 
+    def privilegedStartService(self) -> None:
+        """Listen now (before privileges are dropped, and so that a port that
+        cannot be had ends the start with one line); accept nothing until the
+        store is recovered."""
+        for i, spec in enumerate(self.settings.listen):
+            result: list[Any] = []
+            try:
+                endpoints.serverFromString(self.reactor, spec).listen(self.factory).addBoth(result.append)
+            except Exception as e:  # an endpoint string that parsed but cannot be built
+                result.append(Failure(e))
+            if not result:
+                fail(f"listen[{i}] {spec}: the endpoint did not listen at once")
+            if isinstance(result[0], Failure):
+                fail(f"listen[{i}] {spec}: cannot listen: {result[0].getErrorMessage()}")
+            port = result[0]
+            pause = getattr(port, "pauseProducing", None)
+            if pause is not None:
+                pause()
+            self.ports.append(port)
+        super().privilegedStartService()
+
     @inlineCallbacks
     def startService(self) -> Any:
         super().startService()
@@ -136,12 +177,23 @@ class SmscService(service.MultiService):
                 "demo users are active ({users}): configure users_file before real use",
                 users=", ".join(self.users.system_ids),
             )
-        yield self.store.open()
-        yield self.smsc.start()
-        for spec in self.settings.listen:
-            endpoint = endpoints.serverFromString(self.reactor, spec)
-            port = yield endpoint.listen(self.factory)
-            self.ports.append(port)
+        elif self.users.plaintext_users:
+            log.warn(
+                "clear-text passwords in the users file for: {users} (use password_hash)",
+                users=", ".join(self.users.plaintext_users),
+            )
+        try:
+            yield self.store.open()
+            yield self.smsc.start()
+        except Exception as e:
+            log.failure("the store could not be opened")
+            sys.stderr.write(f"smpp-server: store {self.settings.store}: {e}\n")
+            sys.stderr.flush()
+            os._exit(2)  # nothing is running yet: no state to save
+        for port in self.ports:
+            resume = getattr(port, "resumeProducing", None)
+            if resume is not None:
+                resume()
             address = port.getHost()
             log.info(
                 "smpp-server {system_id} listening on {host}:{port} (store {store})",
