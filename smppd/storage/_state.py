@@ -1,0 +1,134 @@
+"""The in-memory state of the memory and journal stores.
+
+Every mutation validates first and applies after, so a rejected call leaves
+the state untouched (the contract's atomicity). Records are frozen, so they
+are kept and handed out as they are: no copies.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Iterable, Sequence
+
+from smppd.model import FINAL_STATES, Message, OutboxItem, StoreStats
+from smppd.storage.errors import StoreError
+
+_created_at = operator.attrgetter("created_at")
+
+
+class MemoryState:
+    """Writes validate first, then apply (``checked=True``: the caller just
+    called the matching ``check_*`` method)."""
+
+    def __init__(self) -> None:
+        self.messages: dict[str, Message] = {}
+        # ids of unfinished messages; a dict keeps them in insertion order
+        self.unfinished: dict[str, None] = {}
+        # insertion-ordered; replacing a value keeps its place, so a stable
+        # sort on created_at gives "oldest first, then insertion order"
+        self.outbox: dict[str, OutboxItem] = {}
+
+    # -- writes -----------------------------------------------------------
+
+    def check_new_messages(self, messages: Sequence[Message]) -> None:
+        stored = self.messages
+        for m in messages:
+            if m.message_id in stored:
+                raise StoreError(f"message_id already stored: {m.message_id!r}")
+        if len(messages) > 1 and len({m.message_id for m in messages}) != len(messages):
+            raise StoreError("message_id repeated within one add_messages call")
+
+    def add_messages(self, messages: Sequence[Message], *, checked: bool = False) -> None:
+        if not checked:
+            self.check_new_messages(messages)
+        stored = self.messages
+        unfinished = self.unfinished
+        for m in messages:
+            stored[m.message_id] = m
+            if m.state not in FINAL_STATES:
+                unfinished[m.message_id] = None
+
+    def check_update(self, message: Message, outbox: Sequence[OutboxItem]) -> None:
+        if message.message_id not in self.messages:
+            raise StoreError(f"update of an unknown message_id: {message.message_id!r}")
+        if outbox:
+            self.check_new_items(outbox)
+
+    def update_message(
+        self, message: Message, outbox: Sequence[OutboxItem], *, checked: bool = False
+    ) -> None:
+        if not checked:
+            self.check_update(message, outbox)
+        message_id = message.message_id
+        self.messages[message_id] = message
+        if message.state in FINAL_STATES:
+            self.unfinished.pop(message_id, None)
+        elif message_id not in self.unfinished:
+            self.unfinished[message_id] = None
+        if outbox:
+            self._put(outbox)
+
+    def check_new_items(self, items: Sequence[OutboxItem]) -> None:
+        stored = self.outbox
+        for item in items:
+            if item.item_id in stored:
+                raise StoreError(f"outbox item_id already stored: {item.item_id!r}")
+        if len(items) > 1 and len({item.item_id for item in items}) != len(items):
+            raise StoreError("item_id repeated within one outbox call")
+
+    def outbox_put(self, items: Sequence[OutboxItem], *, checked: bool = False) -> None:
+        if not checked:
+            self.check_new_items(items)
+        self._put(items)
+
+    def _put(self, items: Iterable[OutboxItem]) -> None:
+        stored = self.outbox
+        for item in items:
+            stored[item.item_id] = item
+
+    def outbox_update(self, items: Sequence[OutboxItem]) -> None:
+        """Replace items that are still there; an item already removed (acknowledged
+        or expired meanwhile) is not brought back."""
+        stored = self.outbox
+        for item in items:
+            if item.item_id in stored:
+                stored[item.item_id] = item
+
+    def outbox_remove(self, item_ids: Sequence[str]) -> None:
+        """Remove items; ids not (or no longer) present are ignored."""
+        stored = self.outbox
+        for item_id in item_ids:
+            stored.pop(item_id, None)
+
+    def prune_final(self, before: float) -> int:
+        """Drop final messages whose ``final_at`` is older than ``before``."""
+        old = [
+            m.message_id
+            for m in self.messages.values()
+            if m.final_at is not None and m.final_at < before and m.state in FINAL_STATES
+        ]
+        for message_id in old:
+            del self.messages[message_id]
+        return len(old)
+
+    # -- reads ------------------------------------------------------------
+
+    def get_message(self, message_id: str) -> Message | None:
+        return self.messages.get(message_id)
+
+    def unfinished_messages(self) -> list[Message]:
+        messages = self.messages
+        return [messages[i] for i in self.unfinished]
+
+    def outbox_pending(self) -> list[OutboxItem]:
+        return sorted(self.outbox.values(), key=_created_at)
+
+    def stats(self) -> StoreStats:
+        return StoreStats(
+            messages=len(self.messages),
+            unfinished=len(self.unfinished),
+            outbox=len(self.outbox),
+        )
+
+    def live_records(self) -> int:
+        return len(self.messages) + len(self.outbox)

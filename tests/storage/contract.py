@@ -1,0 +1,359 @@
+"""The IMessageStore contract: one suite every store passes.
+
+A test module subclasses :class:`StoreContract` as ``Test...`` and says how
+to make its store (``make_store``) and whether it is durable. Durable stores
+must also show everything again after a close and a reopen, and commit
+concurrent writes in fewer commits than writes (they expose ``commits`` and
+a ``writer`` that can be paused, so a batch can be formed deterministically).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import attrs
+import pytest
+import pytest_twisted
+from twisted.internet.defer import Deferred, DeferredList, gatherResults
+from zope.interface.verify import verifyObject
+
+from smppd.interfaces import IMessageStore
+from smppd.model import StoreStats
+from smppd.pdu.constants import MessageState
+from smppd.storage import StoreError
+from tests.storage.helpers import ALL_BYTES, final, item, message
+
+NON_FINAL = (MessageState.SCHEDULED, MessageState.ENROUTE, MessageState.ACCEPTED)
+FINALS = (
+    MessageState.DELIVERED,
+    MessageState.EXPIRED,
+    MessageState.DELETED,
+    MessageState.UNDELIVERABLE,
+    MessageState.UNKNOWN,
+    MessageState.REJECTED,
+    MessageState.SKIPPED,
+)
+
+
+async def failure_of(d: Deferred[Any]) -> BaseException:
+    """The exception ``d`` fails with (the test fails if it succeeds)."""
+    try:
+        result = await d
+    except Exception as e:
+        return e
+    raise AssertionError(f"expected a failure, got {result!r}")
+
+
+class StoreContract:
+    durable: ClassVar[bool]
+
+    def make_store(self, path: Path, **options: Any) -> Any:
+        raise NotImplementedError
+
+    # -- plumbing ---------------------------------------------------------
+
+    @pytest.fixture(autouse=True)
+    def _stores(self, tmp_path: Path) -> Iterator[None]:
+        self.path = tmp_path / "store"
+        self.opened: list[Any] = []
+        yield
+        closing = DeferredList([s.close() for s in self.opened], consumeErrors=True)
+        pytest_twisted.blockon(closing)
+
+    def store(self, **options: Any) -> Any:
+        s = self.make_store(self.path, **options)
+        self.opened.append(s)
+        return s
+
+    async def reopen(self, store: Any, **options: Any) -> Any:
+        """Close ``store`` and open the same path again (durable stores only)."""
+        if not self.durable:
+            pytest.skip("not durable: nothing survives a close")
+        await store.close()
+        return self.store(**options)
+
+    def hold(self, store: Any) -> None:
+        """Keep the writer from starting a batch until ``release``."""
+        if self.durable:
+            store.writer.pause()
+
+    def release(self, store: Any) -> None:
+        if self.durable:
+            store.writer.resume()
+
+    # -- the contract -----------------------------------------------------
+
+    def test_provides_interface(self) -> None:
+        s = self.store()
+        assert verifyObject(IMessageStore, s)
+        assert s.durable is self.durable
+
+    @pytest_twisted.ensureDeferred
+    async def test_add_and_get(self) -> None:
+        s = self.store()
+        await s.add_messages([message(1), message(2)])
+        await s.add_messages([message(3)])
+        assert await s.get_message("m000001") == message(1)
+        assert await s.get_message("m000003") == message(3)
+        assert await s.get_message("nope") is None
+        await s.add_messages([])
+
+    @pytest_twisted.ensureDeferred
+    async def test_duplicate_id_fails_and_changes_nothing(self) -> None:
+        s = self.store()
+        await s.add_messages([message(1)])
+        e = await failure_of(s.add_messages([message(2), message(1, short_message=b"x")]))
+        assert isinstance(e, StoreError)
+        assert "m000001" in str(e)
+        e = await failure_of(s.add_messages([message(3), message(3)]))
+        assert isinstance(e, StoreError)
+        assert await s.get_message("m000001") == message(1)
+        assert await s.get_message("m000002") is None
+        assert await s.get_message("m000003") is None
+        assert (await s.stats()).messages == 1
+
+    @pytest_twisted.ensureDeferred
+    async def test_failed_call_does_not_fail_its_batch(self) -> None:
+        s = self.store()
+        await s.add_messages([message(0)])
+        self.hold(s)
+        calls = [
+            s.add_messages([message(1)]),
+            s.add_messages([message(1)]),  # duplicate of a write in the same batch
+            s.add_messages([message(2), message(0)]),  # duplicate of a stored one
+            s.update_message(final(message(99))),  # unknown message
+            s.outbox_put([item(1)]),
+            s.outbox_put([item(1)]),
+            s.add_messages([message(3)]),
+        ]
+        self.release(s)
+        outcomes = await DeferredList(calls, consumeErrors=True)
+        ok = [success for success, _ in outcomes]
+        assert ok == [True, False, False, False, True, False, True]
+        for success, value in outcomes:
+            if not success:
+                assert isinstance(value.value, StoreError)
+        assert (await s.stats()) == StoreStats(messages=3, unfinished=3, outbox=1)
+        assert await s.get_message("m000002") is None
+
+    @pytest_twisted.ensureDeferred
+    async def test_update_message_with_outbox(self) -> None:
+        s = self.store()
+        await s.add_messages([message(1), message(2)])
+        delivered = final(message(1))
+        await s.update_message(delivered, [item(1), item(2)])
+        assert await s.get_message("m000001") == delivered
+        assert await s.outbox_pending() == [item(1), item(2)]
+        await s.update_message(attrs.evolve(message(2), state=MessageState.ACCEPTED))
+        assert (await s.get_message("m000002")).state == MessageState.ACCEPTED
+
+    @pytest_twisted.ensureDeferred
+    async def test_update_message_is_atomic(self) -> None:
+        s = self.store()
+        await s.add_messages([message(1)])
+        await s.outbox_put([item(1)])
+        # the outbox part fails (item 1 exists): the message is not updated either
+        e = await failure_of(s.update_message(final(message(1)), [item(2), item(1)]))
+        assert isinstance(e, StoreError)
+        assert await s.get_message("m000001") == message(1)
+        assert await s.outbox_pending() == [item(1)]
+        # an unknown message: its outbox items are not added either
+        e = await failure_of(s.update_message(final(message(7)), [item(7)]))
+        assert isinstance(e, StoreError)
+        assert await s.outbox_pending() == [item(1)]
+
+    @pytest_twisted.ensureDeferred
+    async def test_unfinished_excludes_final_states(self) -> None:
+        s = self.store()
+        states = NON_FINAL + FINALS
+        await s.add_messages([message(i, state=state) for i, state in enumerate(states)])
+        unfinished = await s.unfinished_messages()
+        assert unfinished == [message(i, state=state) for i, state in enumerate(NON_FINAL)]
+        await s.update_message(final(message(1), MessageState.EXPIRED))
+        await s.add_messages([message(50)])
+        ids = [m.message_id for m in await s.unfinished_messages()]
+        assert ids == ["m000000", "m000002", "m000050"]
+        assert await s.stats() == StoreStats(messages=len(states) + 1, unfinished=3, outbox=0)
+
+    @pytest_twisted.ensureDeferred
+    async def test_outbox_put_update_remove_pending(self) -> None:
+        s = self.store()
+        # created_at out of order, and ties (broken by insertion order)
+        a = item(1, created_at=30.0)
+        b = item(2, created_at=10.0)
+        c = item(3, created_at=20.0)
+        d = item(4, created_at=10.0)
+        e = item(5, created_at=10.0)
+        await s.outbox_put([a, b])
+        await s.outbox_put([c, d])
+        await s.outbox_put([e])
+        assert await s.outbox_pending() == [b, d, e, c, a]
+        b2 = attrs.evolve(b, attempts=1, next_attempt_at=12.5)
+        await s.outbox_update([b2, item(99)])  # an item not there is not brought back
+        assert await s.outbox_pending() == [b2, d, e, c, a]
+        await s.outbox_remove([d.item_id, "not-there"])
+        assert await s.outbox_pending() == [b2, e, c, a]
+        error = await failure_of(s.outbox_put([item(6), c]))
+        assert isinstance(error, StoreError)
+        assert await s.outbox_pending() == [b2, e, c, a]
+        await s.outbox_remove([b2.item_id, e.item_id, c.item_id, a.item_id])
+        assert await s.outbox_pending() == []
+        assert (await s.stats()).outbox == 0
+
+    @pytest_twisted.ensureDeferred
+    async def test_stats(self) -> None:
+        s = self.store()
+        assert await s.stats() == StoreStats(messages=0, unfinished=0, outbox=0)
+        await s.add_messages([message(i) for i in range(10)])
+        await s.update_message(final(message(0)), [item(0)])
+        await s.outbox_put([item(1), item(2)])
+        assert await s.stats() == StoreStats(messages=10, unfinished=9, outbox=3)
+
+    @pytest_twisted.ensureDeferred
+    async def test_check(self) -> None:
+        s = self.store()
+        await s.check()
+        await s.add_messages([message(1)])
+        await s.check()
+        await s.close()
+        assert isinstance(await failure_of(s.check()), StoreError)
+
+    @pytest_twisted.ensureDeferred
+    async def test_close_flushes_and_then_writes_fail(self) -> None:
+        s = self.store()
+        writes = [s.add_messages([message(i)]) for i in range(300)]
+        writes.append(s.outbox_put([item(1)]))
+        closed = s.close()
+        await gatherResults(writes, consumeErrors=True)
+        await closed
+        await s.close()  # closing twice is harmless
+        for call in (
+            s.add_messages([message(1000)]),
+            s.update_message(final(message(1))),
+            s.outbox_put([item(2)]),
+            s.outbox_update([item(1)]),
+            s.outbox_remove(["o000001"]),
+        ):
+            assert isinstance(await failure_of(call), StoreError)
+        if self.durable:
+            again = self.store()
+            assert await again.stats() == StoreStats(messages=300, unfinished=300, outbox=1)
+
+    @pytest_twisted.ensureDeferred
+    async def test_reopen_shows_everything(self) -> None:
+        s = self.store()
+        await s.add_messages([message(i) for i in range(20)])
+        await s.update_message(final(message(3)), [item(3)])
+        await s.update_message(attrs.evolve(message(4), state=MessageState.ACCEPTED))
+        await s.outbox_put([item(10, created_at=1.0), item(11, created_at=1.0), item(12)])
+        await s.outbox_update([item(11, created_at=1.0, attempts=2, next_attempt_at=99.5)])
+        await s.outbox_remove(["o000012"])
+        expected_messages = [await s.get_message(f"m{i:06d}") for i in range(20)]
+        expected_unfinished = await s.unfinished_messages()
+        expected_pending = await s.outbox_pending()
+        expected_stats = await s.stats()
+
+        s = await self.reopen(s)
+        assert [await s.get_message(f"m{i:06d}") for i in range(20)] == expected_messages
+        assert await s.unfinished_messages() == expected_unfinished
+        assert await s.outbox_pending() == expected_pending
+        assert await s.stats() == expected_stats
+        # and it keeps working after the reopen
+        await s.add_messages([message(20)])
+        e = await failure_of(s.add_messages([message(5)]))
+        assert isinstance(e, StoreError)
+        s = await self.reopen(s)
+        assert await s.get_message("m000020") == message(20)
+
+    @pytest_twisted.ensureDeferred
+    async def test_concurrent_writes_are_committed_together(self) -> None:
+        if not self.durable:
+            pytest.skip("nothing to commit")
+        s = self.store()
+        await s.open()
+        before_commits, before_ops = s.commits, s.operations
+        self.hold(s)
+        writes = [s.add_messages([message(i)]) for i in range(200)]
+        writes += [s.update_message(final(message(i)), [item(i)]) for i in range(0, 200, 4)]
+        writes += [s.outbox_put([item(1000 + i)]) for i in range(30)]
+        self.release(s)
+        await gatherResults(writes, consumeErrors=True)
+        assert s.operations - before_ops == len(writes)
+        assert s.commits - before_commits == 1  # 330 rows < batch_max: one batch
+        assert await s.stats() == StoreStats(messages=200, unfinished=150, outbox=80)
+
+    @pytest_twisted.ensureDeferred
+    async def test_batch_max_bounds_a_batch(self) -> None:
+        if not self.durable:
+            pytest.skip("nothing to commit")
+        s = self.store(batch_max=10)
+        await s.open()
+        before = s.commits
+        self.hold(s)
+        writes = [s.add_messages([message(i)]) for i in range(25)]
+        writes.append(s.add_messages([message(100 + i) for i in range(30)]))  # runs whole
+        self.release(s)
+        await gatherResults(writes, consumeErrors=True)
+        assert s.commits - before == 3  # 10 rows, 10 rows, then 5 + the 30-row call
+        assert (await s.stats()).messages == 55
+
+    @pytest_twisted.ensureDeferred
+    async def test_bytes_round_trip_exactly(self) -> None:
+        s = self.store()
+        odd = [
+            message(1, short_message=ALL_BYTES, tlvs=ALL_BYTES[::-1]),
+            message(2, short_message=b"\x00", tlvs=b"\x00\x00"),
+            message(3, short_message=b"", tlvs=b""),
+            message(4, short_message=b'\n\r{}"\\', tlvs=b"\xff" * 300),
+        ]
+        items = [item(1, pdu=ALL_BYTES), item(2, pdu=b"\x00"), item(3, pdu=b"")]
+        await s.add_messages(odd)
+        await s.outbox_put(items)
+        if self.durable:
+            s = await self.reopen(s)
+        for m in odd:
+            got = await s.get_message(m.message_id)
+            assert got == m
+            assert type(got.short_message) is bytes
+            assert type(got.tlvs) is bytes
+        assert await s.outbox_pending() == items
+
+    @pytest_twisted.ensureDeferred
+    async def test_none_float_text_round_trip_exactly(self) -> None:
+        s = self.store()
+        values = [
+            message(
+                1,
+                submitted_at=0.1,
+                schedule_at=None,
+                expires_at=None,
+                final_at=None,
+                source_addr="Ünïcödé ☎",
+                service_type="",
+            ),
+            message(
+                2,
+                submitted_at=1_700_000_000.123456,
+                schedule_at=1e-300,
+                expires_at=1.7976931348623157e308,
+                final_at=-0.5,
+                state=MessageState.UNDELIVERABLE,
+                error_code=0xFFFFFF,
+                sub_count=255,
+            ),
+        ]
+        items = [item(1, expires_at=None, next_attempt_at=1 / 3, attempts=7)]
+        await s.add_messages(values)
+        await s.outbox_put(items)
+        if self.durable:
+            s = await self.reopen(s)
+        for m in values:
+            got = await s.get_message(m.message_id)
+            assert got == m
+            for name in ("submitted_at", "schedule_at", "expires_at", "final_at"):
+                assert type(getattr(got, name)) is type(getattr(m, name))
+            assert got.state == m.state
+            assert isinstance(got.state, MessageState)
+        assert await s.outbox_pending() == items

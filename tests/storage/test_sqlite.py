@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_twisted
+from twisted.internet import reactor
+
+from smppd.model import StoreStats
+from smppd.storage import SqliteStore, StoreError
+from tests.storage.contract import StoreContract, failure_of
+from tests.storage.helpers import final, item, message
+
+
+class TestSqliteStore(StoreContract):
+    durable = True
+
+    def make_store(self, path: Path, **options: Any) -> SqliteStore:
+        return SqliteStore(str(path / "messages.sqlite"), reactor, **options)
+
+    @pytest_twisted.ensureDeferred
+    async def test_open_creates_the_directory_and_schema(self) -> None:
+        s = self.store()
+        assert not self.path.exists()
+        await s.open()
+        await s.close()
+        db = sqlite3.connect(self.path / "messages.sqlite")
+        try:
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
+            assert {"schema_version", "messages", "outbox", "messages_unfinished"} <= tables
+            assert db.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+            assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        finally:
+            db.close()
+
+    @pytest_twisted.ensureDeferred
+    async def test_sync_full(self) -> None:
+        s = self.store(sync="full")
+        await s.add_messages([message(1)])
+        s = await self.reopen(s, sync="full")
+        assert await s.get_message("m000001") == message(1)
+
+    def test_bad_sync(self) -> None:
+        with pytest.raises(ValueError):
+            SqliteStore("x.sqlite", reactor, sync="sometimes")
+
+    @pytest_twisted.ensureDeferred
+    async def test_check_fails_when_the_file_is_deleted(self) -> None:
+        s = self.store()
+        await s.add_messages([message(1)])
+        await s.check()
+        os.unlink(self.path / "messages.sqlite")
+        e = await failure_of(s.check())
+        assert isinstance(e, StoreError)
+        assert "gone" in str(e)
+
+    @pytest_twisted.ensureDeferred
+    async def test_check_fails_when_the_file_is_replaced(self) -> None:
+        s = self.store()
+        await s.check()
+        db = self.path / "messages.sqlite"
+        os.rename(db, self.path / "moved.sqlite")
+        db.write_bytes(b"")
+        e = await failure_of(s.check())
+        assert isinstance(e, StoreError)
+        assert "replaced" in str(e)
+
+    @pytest_twisted.ensureDeferred
+    async def test_cannot_open(self) -> None:
+        (self.path / "messages.sqlite").mkdir(parents=True)  # a directory, not a file
+        s = self.store()
+        e = await failure_of(s.open())
+        assert isinstance(e, StoreError)
+        assert "messages.sqlite" in str(e)
+        # every call fails the same way, check included
+        assert isinstance(await failure_of(s.add_messages([message(1)])), StoreError)
+        assert isinstance(await failure_of(s.check()), StoreError)
+        await s.close()
+
+    @pytest_twisted.ensureDeferred
+    async def test_newer_schema_refused(self) -> None:
+        s = self.store()
+        await s.open()
+        await s.close()
+        db = sqlite3.connect(self.path / "messages.sqlite")
+        with db:
+            db.execute("UPDATE schema_version SET version = 99")
+        db.close()
+        s = self.store()
+        e = await failure_of(s.open())
+        assert isinstance(e, StoreError)
+        assert "99" in str(e)
+
+    @pytest_twisted.ensureDeferred
+    async def test_stats_counts_survive_reopen(self) -> None:
+        s = self.store()
+        await s.add_messages([message(i) for i in range(100)])
+        await s.update_message(final(message(5)), [item(5)])
+        s = await self.reopen(s)
+        assert await s.stats() == StoreStats(messages=100, unfinished=99, outbox=1)
+        await s.add_messages([message(100)])
+        assert (await s.stats()).messages == 101
+
+    @pytest_twisted.ensureDeferred
+    async def test_reads_see_earlier_writes_of_the_same_batch(self) -> None:
+        s = self.store()
+        await s.open()
+        s.writer.pause()
+        added = s.add_messages([message(1)])
+        got = s.get_message("m000001")
+        stats = s.stats()
+        s.writer.resume()
+        await added
+        assert await got == message(1)
+        assert (await stats).messages == 1
