@@ -69,8 +69,7 @@ class StoreContract:
 
     async def reopen(self, store: Any, **options: Any) -> Any:
         """Close ``store`` and open the same path again (durable stores only)."""
-        if not self.durable:
-            pytest.skip("not durable: nothing survives a close")
+        assert self.durable, "only durable stores can be reopened"
         await store.close()
         return self.store(**options)
 
@@ -242,64 +241,6 @@ class StoreContract:
             assert await again.stats() == StoreStats(messages=300, unfinished=300, outbox=1)
 
     @pytest_twisted.ensureDeferred
-    async def test_reopen_shows_everything(self) -> None:
-        s = self.store()
-        await s.add_messages([message(i) for i in range(20)])
-        await s.update_message(final(message(3)), [item(3)])
-        await s.update_message(attrs.evolve(message(4), state=MessageState.ACCEPTED))
-        await s.outbox_put([item(10, created_at=1.0), item(11, created_at=1.0), item(12)])
-        await s.outbox_update([item(11, created_at=1.0, attempts=2, next_attempt_at=99.5)])
-        await s.outbox_remove(["o000012"])
-        expected_messages = [await s.get_message(f"m{i:06d}") for i in range(20)]
-        expected_unfinished = await s.unfinished_messages()
-        expected_pending = await s.outbox_pending()
-        expected_stats = await s.stats()
-
-        s = await self.reopen(s)
-        assert [await s.get_message(f"m{i:06d}") for i in range(20)] == expected_messages
-        assert await s.unfinished_messages() == expected_unfinished
-        assert await s.outbox_pending() == expected_pending
-        assert await s.stats() == expected_stats
-        # and it keeps working after the reopen
-        await s.add_messages([message(20)])
-        e = await failure_of(s.add_messages([message(5)]))
-        assert isinstance(e, StoreError)
-        s = await self.reopen(s)
-        assert await s.get_message("m000020") == message(20)
-
-    @pytest_twisted.ensureDeferred
-    async def test_concurrent_writes_are_committed_together(self) -> None:
-        if not self.durable:
-            pytest.skip("nothing to commit")
-        s = self.store()
-        await s.open()
-        before_commits, before_ops = s.commits, s.operations
-        self.hold(s)
-        writes = [s.add_messages([message(i)]) for i in range(200)]
-        writes += [s.update_message(final(message(i)), [item(i)]) for i in range(0, 200, 4)]
-        writes += [s.outbox_put([item(1000 + i)]) for i in range(30)]
-        self.release(s)
-        await gatherResults(writes, consumeErrors=True)
-        assert s.operations - before_ops == len(writes)
-        assert s.commits - before_commits == 1  # 330 rows < batch_max: one batch
-        assert await s.stats() == StoreStats(messages=200, unfinished=150, outbox=80)
-
-    @pytest_twisted.ensureDeferred
-    async def test_batch_max_bounds_a_batch(self) -> None:
-        if not self.durable:
-            pytest.skip("nothing to commit")
-        s = self.store(batch_max=10)
-        await s.open()
-        before = s.commits
-        self.hold(s)
-        writes = [s.add_messages([message(i)]) for i in range(25)]
-        writes.append(s.add_messages([message(100 + i) for i in range(30)]))  # runs whole
-        self.release(s)
-        await gatherResults(writes, consumeErrors=True)
-        assert s.commits - before == 3  # 10 rows, 10 rows, then 5 + the 30-row call
-        assert (await s.stats()).messages == 55
-
-    @pytest_twisted.ensureDeferred
     async def test_bytes_round_trip_exactly(self) -> None:
         s = self.store()
         odd = [
@@ -357,3 +298,62 @@ class StoreContract:
             assert got.state == m.state
             assert isinstance(got.state, MessageState)
         assert await s.outbox_pending() == items
+
+
+class DurableStoreContract(StoreContract):
+    """What the durable stores promise beyond the contract: reopening shows
+    everything, and concurrent writes share commits (group commit)."""
+
+    @pytest_twisted.ensureDeferred
+    async def test_reopen_shows_everything(self) -> None:
+        s = self.store()
+        await s.add_messages([message(i) for i in range(20)])
+        await s.update_message(final(message(3)), [item(3)])
+        await s.update_message(attrs.evolve(message(4), state=MessageState.ACCEPTED))
+        await s.outbox_put([item(10, created_at=1.0), item(11, created_at=1.0), item(12)])
+        await s.outbox_update([item(11, created_at=1.0, attempts=2, next_attempt_at=99.5)])
+        await s.outbox_remove(["o000012"])
+        expected_messages = [await s.get_message(f"m{i:06d}") for i in range(20)]
+        expected_unfinished = await s.unfinished_messages()
+        expected_pending = await s.outbox_pending()
+        expected_stats = await s.stats()
+
+        s = await self.reopen(s)
+        assert [await s.get_message(f"m{i:06d}") for i in range(20)] == expected_messages
+        assert await s.unfinished_messages() == expected_unfinished
+        assert await s.outbox_pending() == expected_pending
+        assert await s.stats() == expected_stats
+        # and it keeps working after the reopen
+        await s.add_messages([message(20)])
+        e = await failure_of(s.add_messages([message(5)]))
+        assert isinstance(e, StoreError)
+        s = await self.reopen(s)
+        assert await s.get_message("m000020") == message(20)
+
+    @pytest_twisted.ensureDeferred
+    async def test_concurrent_writes_are_committed_together(self) -> None:
+        s = self.store()
+        await s.open()
+        before_commits, before_ops = s.commits, s.operations
+        self.hold(s)
+        writes = [s.add_messages([message(i)]) for i in range(200)]
+        writes += [s.update_message(final(message(i)), [item(i)]) for i in range(0, 200, 4)]
+        writes += [s.outbox_put([item(1000 + i)]) for i in range(30)]
+        self.release(s)
+        await gatherResults(writes, consumeErrors=True)
+        assert s.operations - before_ops == len(writes)
+        assert s.commits - before_commits == 1  # 330 rows < batch_max: one batch
+        assert await s.stats() == StoreStats(messages=200, unfinished=150, outbox=80)
+
+    @pytest_twisted.ensureDeferred
+    async def test_batch_max_bounds_a_batch(self) -> None:
+        s = self.store(batch_max=10)
+        await s.open()
+        before = s.commits
+        self.hold(s)
+        writes = [s.add_messages([message(i)]) for i in range(25)]
+        writes.append(s.add_messages([message(100 + i) for i in range(30)]))  # runs whole
+        self.release(s)
+        await gatherResults(writes, consumeErrors=True)
+        assert s.commits - before == 3  # 10 rows, 10 rows, then 5 + the 30-row call
+        assert (await s.stats()).messages == 55
