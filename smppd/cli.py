@@ -4,6 +4,7 @@
 
     smppd hash-password [--scheme scrypt|pbkdf2] [--password-stdin]
     smppd check-users FILE
+    smppd send --host H --port P --system-id ID --password PW --to DEST --text TEXT [--wait-receipt]
 
 Each subcommand is one ``_add_<name>(subparsers)`` function that builds its
 parser and sets ``run`` (``run(args) -> int``, the exit status); adding a
@@ -17,7 +18,9 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -134,9 +137,222 @@ def _add_check_users(subparsers: _Subparsers) -> None:
     p.set_defaults(run=_run_check_users)
 
 
+# -- send --------------------------------------------------------------------------------
+
+
+def _send_settings(args: argparse.Namespace) -> Any:
+    """The client settings for ``send``: the --config file (if any) with the
+    command line's connection options on top, validated like a config file."""
+    from smppd.client.settings import parse_client_config
+    from smppd.configfile import read_json
+
+    data: dict[str, Any] = read_json(args.config) if args.config else {}
+    source = args.config or "command line"
+    given = {
+        "host": args.host,
+        "port": args.port,
+        "system_id": args.system_id,
+        "password": args.password if args.password is not None else os.environ.get("SMPP_PASSWORD"),
+        "system_type": args.system_type,
+    }
+    given = {k: v for k, v in given.items() if v is not None}
+    if args.tls:
+        given["tls"] = True
+    if args.endpoint:
+        given["endpoints"] = args.endpoint
+        for key in ("host", "port", "tls"):
+            data.pop(key, None)
+    elif {"host", "port", "tls"} & set(given):
+        data.pop("endpoints", None)
+    data.update(given)
+    data["bind_type"] = "transceiver"  # receipts come back on the same bind
+    data["binds"] = 1
+    data.pop("http", None)
+    data.pop("webhook", None)
+    return parse_client_config(data, source)
+
+
+def _run_send(args: argparse.Namespace) -> int:
+    from smppd.client.blocking import BlockingClient, BlockingTimeout
+    from smppd.client.client import ClientStopped, SendError
+    from smppd.configfile import ConfigError
+    from smppd.pdu import MessageState
+
+    if not args.timeout > 0:
+        _error("send", "--timeout: must be greater than 0")
+        return 2
+    try:
+        settings = _send_settings(args)
+    except ConfigError as e:
+        if e.source == "command line":
+            _error("send", f"--{e.key.replace('_', '-')}: {e.reason}")
+        else:
+            _error("send", str(e))
+        return 2
+    content: str | bytes
+    if args.data_hex is not None:
+        try:
+            content = bytes.fromhex(args.data_hex)
+        except ValueError:
+            _error("send", "--data-hex: not a string of hex digits")
+            return 2
+    else:
+        content = args.text
+    if args.verbose:
+        from twisted.logger import globalLogBeginner, textFileLogObserver
+
+        globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stderr)], redirectStandardIO=False)
+    options: dict[str, Any] = {}
+    if args.encoding:
+        options["encoding"] = args.encoding
+    if args.concatenation:
+        options["concatenation"] = args.concatenation
+    deadline = time.monotonic() + args.timeout
+
+    def left() -> float:
+        return max(0.1, deadline - time.monotonic())
+
+    client = BlockingClient(settings.client, timeout=args.timeout)
+    try:
+        client.start(timeout=left())
+        ids = client.send_message(
+            args.source, args.to, content, receipt=args.wait_receipt, timeout=left(), **options
+        )
+        for message_id in ids:
+            print(message_id)
+        sys.stdout.flush()
+        if not args.wait_receipt:
+            return 0
+        try:
+            outcome = client.outcome(ids, timeout=left())
+        except BlockingTimeout:
+            _error("send", f"no delivery receipt for {ids[0]} within {args.timeout:g}s")
+            return 1
+        print(outcome.stat)
+        if outcome.state == MessageState.DELIVERED:
+            return 0
+        _error("send", f"message {ids[0]} ended {outcome.stat} (error {outcome.error_codes[0]})")
+        return 1
+    except BlockingTimeout as e:
+        _error("send", str(e))
+        return 1
+    except (SendError, ClientStopped) as e:
+        _error("send", str(e))
+        return 1
+    except (ValueError, RuntimeError) as e:  # text not encodable, reactor unavailable
+        _error("send", str(e))
+        return 1
+    except KeyboardInterrupt:
+        _error("send", "interrupted")
+        return 1
+    finally:
+        try:
+            client.close(timeout=5.0)
+        except Exception as e:  # the message went out (or not) already: just say so
+            _error("send", f"closing: {e}")
+
+
+def _add_send(subparsers: _Subparsers) -> None:
+    from smppd.text.encoding import ENCODINGS
+    from smppd.text.split import METHODS
+
+    p = subparsers.add_parser(
+        "send",
+        help="send one message through an SMSC",
+        description="Bind as a transceiver, send one message (split as needed) and print its"
+        " message id(s), one per line; with --wait-receipt, wait for the delivery receipt and"
+        " print the final state (DELIVRD, UNDELIV, ...). Exit 0 when the SMSC accepted the"
+        " message (and, with --wait-receipt, it was delivered), 1 otherwise.",
+    )
+    where = p.add_argument_group("connection (or --config FILE)")
+    where.add_argument("--config", metavar="FILE", help="client JSON config (see etc/client.json)")
+    where.add_argument("--host", help="SMSC host (default 127.0.0.1)")
+    where.add_argument("--port", type=int, help="SMSC port (default 2775)")
+    where.add_argument("--tls", action="store_true", help="connect with TLS")
+    where.add_argument(
+        "--endpoint", action="append", metavar="SPEC",
+        help="Twisted client endpoint instead of host/port (repeatable: failover)",
+    )
+    where.add_argument("--system-id", help="bind system_id")
+    where.add_argument("--password", help="bind password (default: $SMPP_PASSWORD)")
+    where.add_argument("--system-type", help="bind system_type")
+    what = p.add_argument_group("message")
+    what.add_argument("--from", dest="source", default="", help="source address")
+    what.add_argument("--to", required=True, help="destination address")
+    body = what.add_mutually_exclusive_group(required=True)
+    body.add_argument("--text", help="message text")
+    body.add_argument("--data-hex", help="binary message, as hex")
+    what.add_argument("--encoding", choices=sorted(ENCODINGS), help="force a text encoding")
+    what.add_argument("--concatenation", choices=METHODS, help="how long messages are split")
+    p.add_argument("--wait-receipt", action="store_true", help="wait for the delivery receipt")
+    p.add_argument(
+        "--timeout", type=float, default=30.0, help="seconds for everything: bind, send, receipt (default 30)"
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="log the SMPP client's activity to stderr")
+    p.set_defaults(run=_run_send)
+
+
+# -- bench -------------------------------------------------------------------------------
+
+
+def _run_bench(args: argparse.Namespace) -> int:
+    from smppd.bench import run_command
+
+    return run_command(args)
+
+
+def _add_bench(subparsers: _Subparsers) -> None:
+    # The options are spelled out here (not imported with smppd.bench) so that
+    # building the parser stays cheap for every other command.
+    p = subparsers.add_parser(
+        "bench",
+        help="load-test an SMSC",
+        description="Bind N connections, keep W submit_sm unanswered on each (at most R messages"
+        " a second in total), until C messages are sent or S seconds are up; then print sent, ok,"
+        " errors by status, throughput and latency percentiles (and, with --receipts, receipts"
+        " received, matched and their latency). A progress line goes to stderr once a second"
+        " when it is a terminal. Exit 0 when every submit_sm was answered ESME_ROK (and every"
+        " receipt matched), 1 otherwise or when the run could not be made, 2 on bad options.",
+    )
+    where = p.add_argument_group("SMSC")
+    where.add_argument("--host", default="127.0.0.1", help="SMSC host (default 127.0.0.1)")
+    where.add_argument("--port", type=int, default=2775, help="SMSC port (default 2775)")
+    where.add_argument("--system-id", required=True, help="bind system_id")
+    where.add_argument("--password", help="bind password (default: $SMPP_PASSWORD)")
+    where.add_argument("--system-type", default="", help="bind system_type")
+    where.add_argument("--bind", choices=("trx", "tx"), default="trx", help="bind type (default trx)")
+    load = p.add_argument_group("load")
+    load.add_argument("--connections", type=int, default=1, metavar="N", help="binds (default 1)")
+    load.add_argument("--window", type=int, default=10, metavar="W", help="unanswered submit_sm per bind (default 10)")
+    load.add_argument(
+        "--rate", type=float, default=0.0, metavar="R",
+        help="messages per second in total; 0: as fast as possible (default)",
+    )  # fmt: skip
+    load.add_argument("--count", type=int, default=10_000, metavar="C", help="messages to send, at most (default 10000)")
+    load.add_argument("--duration", type=float, default=60.0, metavar="S", help="seconds of sending, at most (default 60)")
+    load.add_argument("--text-length", type=int, default=20, metavar="L", help="characters per message (default 20)")
+    load.add_argument("--encoding", choices=("gsm7", "ucs2"), default="gsm7", help="data coding (default gsm7)")
+    load.add_argument("--from", dest="source", default="smppd-bench", help="source address (default smppd-bench)")
+    load.add_argument("--to", dest="destination", default="447700900123", help="destination (default 447700900123)")
+    load.add_argument(
+        "--receipts", action="store_true",
+        help="request receipts (registered_delivery=1), match them to the submits and time them",
+    )  # fmt: skip
+    load.add_argument(
+        "--receipt-wait", type=float, default=10.0, metavar="S",
+        help="seconds to wait for the last receipts (default 10)",
+    )  # fmt: skip
+    load.add_argument(
+        "--timeout", type=float, default=10.0, metavar="S",
+        help="seconds for connect, bind, and the last responses (default 10)",
+    )  # fmt: skip
+    p.add_argument("--json", action="store_true", help="print the summary as one JSON object, no progress line")
+    p.set_defaults(run=_run_bench)
+
+
 # -- the parser --------------------------------------------------------------------------
 
-COMMANDS: list[Callable[[_Subparsers], None]] = [_add_hash_password, _add_check_users]
+COMMANDS: list[Callable[[_Subparsers], None]] = [_add_hash_password, _add_check_users, _add_send, _add_bench]
 
 
 def build_parser() -> argparse.ArgumentParser:

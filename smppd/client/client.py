@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 from twisted.application import service
 from twisted.application.internet import ClientService
-from twisted.internet.defer import Deferred, gatherResults, succeed
+from twisted.internet.defer import CancelledError, Deferred, gatherResults, succeed
 from twisted.internet.protocol import Factory
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -89,9 +89,10 @@ class _Bind:
         self.service: ClientService | None = None
         self.endpoint: FailoverEndpoint | None = None
         self.protocol: EsmeProtocol | None = None
+        self.binding: EsmeProtocol | None = None  # connected, bind_resp not yet in
         self.paused_until = 0.0
         self.throttle = 0.0
-        self.failures = 0
+        self.failures = 0  # failed connections or binds since the last good bind
 
 
 class SmppClient(service.MultiService):
@@ -123,12 +124,13 @@ class SmppClient(service.MultiService):
         self._queue: deque[_Entry] = deque()
         self._rr = 0
         self._pump_call: Any = None
-        self._tokens = float(config.rate or 0.0)
-        self._token_time = 0.0
+        self._sent_at: deque[float] = deque()  # send times of the last submits (rate limit)
         self._outcomes: dict[str, Deferred[MessageOutcome]] = {}
         self._finished: OrderedDict[str, MessageOutcome] = OrderedDict()
         self._rejected_parts: OrderedDict[tuple[Any, ...], Completed] = OrderedDict()
+        self.last_bind_error: BaseException | None = None  # why the last bind attempt failed
         self._stopping = False
+        self._gave_up = False
         self._bound_waiters: list[Deferred[None]] = []
         self.counters = {"submitted": 0, "failed": 0, "throttled": 0, "receipts": 0, "mo": 0}
 
@@ -136,7 +138,10 @@ class SmppClient(service.MultiService):
 
     def startService(self) -> None:
         self._stopping = False
+        self._gave_up = False
         for bind in self._binds:
+            if bind.service is not None and bind.service.parent is self:
+                bind.service.disownServiceParent()  # from an earlier start: stopped already
             bind.endpoint = FailoverEndpoint(self.reactor, self.config.endpoints)
             factory = Factory.forProtocol(self._make_protocol)
             bind.service = ClientService(
@@ -158,8 +163,11 @@ class SmppClient(service.MultiService):
     def _retry_policy(self, bind: _Bind) -> Callable[[int], float]:
         policy = self.config.reconnect
 
-        def delay(attempt: int) -> float:
-            bind.failures = attempt
+        def delay(_attempt: int) -> float:
+            # Counted here, not by ClientService: a refused bind reaches it as a
+            # connection that was made and then lost (see _bind), which resets its count.
+            bind.failures += 1
+            attempt = bind.failures
             if policy.max_attempts is not None and attempt >= policy.max_attempts:
                 log.error(
                     "bind {n}: giving up after {attempts} failed attempt(s)", n=bind.index, attempts=attempt
@@ -174,11 +182,15 @@ class SmppClient(service.MultiService):
         if bind.service is not None and bind.service.running:
             bind.service.disownServiceParent()
         if not any(b.service is not None and b.service.running for b in self._binds):
+            self._gave_up = True  # nothing reconnects any more: later sends fail at once
             self._fail_queue(ClientStopped("gave up reconnecting"))
+            self._fail_bound_waiters(ClientStopped("gave up reconnecting"))
 
     def _bind(self, bind: _Bind, proto: EsmeProtocol) -> Deferred[Pdu]:
         c = self.config
+        bind.binding = proto
         d = proto.bind(self.bind_type, c.system_id, c.password, c.system_type, c.addr_ton, c.addr_npi, c.address_range)
+
         def too_slow() -> None:
             if not d.called:
                 proto.abort()
@@ -188,6 +200,7 @@ class SmppClient(service.MultiService):
         def bound(response: Pdu) -> Pdu:
             if timer.active():
                 timer.cancel()
+            bind.binding = None
             bind.protocol = proto
             bind.failures = 0
             proto.closed_d.addBoth(self._unbound, bind, proto)
@@ -197,9 +210,11 @@ class SmppClient(service.MultiService):
             self._schedule_pump(0)
             return response
 
-        def refused(failure: Failure) -> Failure:
+        def refused(failure: Failure) -> Failure | None:
             if timer.active():
                 timer.cancel()
+            bind.binding = None
+            self.last_bind_error = failure.value
             log.warn(
                 "bind {n} to {endpoint} failed: {why}",
                 n=bind.index,
@@ -209,7 +224,14 @@ class SmppClient(service.MultiService):
             if bind.endpoint is not None:
                 bind.endpoint.advance()
             proto.abort()
-            return failure
+            if failure.check(CancelledError):
+                return failure  # ClientService itself gave up on this attempt
+            # Do not fail prepareConnection: ClientService keeps a connection whose
+            # preparation failed, and when it is lost the service is in a state with no
+            # transition for that (automat.NoTransition out of connectionLost). To it,
+            # this is a connection made and then lost; the back-off still grows through
+            # our own failure count (_retry_policy).
+            return None
 
         d.addCallbacks(bound, refused)
         return d
@@ -223,6 +245,9 @@ class SmppClient(service.MultiService):
         if self.bound_count:
             return succeed(None)
         d: Deferred[None] = Deferred()
+        if self._gave_up:
+            d.errback(ClientStopped("gave up reconnecting"))
+            return d
         self._bound_waiters.append(d)
         return d
 
@@ -237,18 +262,38 @@ class SmppClient(service.MultiService):
             self._pump_call.cancel()
         self._pump_call = None
         unbinds = [b.protocol.unbind() for b in self._binds if b.protocol is not None]
+        for b in self._binds:
+            if b.binding is not None:
+                # Closed before ClientService stops, so that it sees the connection
+                # end (cancelling a pending prepareConnection leaves it no way to).
+                unbinds.append(self._closed(b.binding))
+                b.binding.abort()
         d: Deferred[Any] = gatherResults(unbinds, consumeErrors=True) if unbinds else succeed(None)
 
         def stop(_: object) -> Deferred[None]:
             self._fail_queue(ClientStopped("client stopped"))
             self.tracker.stop()
-            for waiter in self._bound_waiters:
-                waiter.errback(ClientStopped("client stopped"))
-            self._bound_waiters = []
+            self._fail_bound_waiters(ClientStopped("client stopped"))
             return super(SmppClient, self).stopService()
 
         d.addBoth(stop)
         return d
+
+    @staticmethod
+    def _closed(proto: EsmeProtocol) -> Deferred[None]:
+        d: Deferred[None] = Deferred()
+
+        def closed(result: object) -> object:
+            d.callback(None)
+            return result
+
+        proto.closed_d.addBoth(closed)
+        return d
+
+    def _fail_bound_waiters(self, error: Exception) -> None:
+        waiters, self._bound_waiters = self._bound_waiters, []
+        for waiter in waiters:
+            waiter.errback(error)
 
     def _fail_queue(self, error: Exception) -> None:
         queue, self._queue = self._queue, deque()
@@ -271,15 +316,15 @@ class SmppClient(service.MultiService):
 
     def _enqueue(self, command_id: int, wire: bytes) -> Deferred[Pdu]:
         d: Deferred[Pdu] = Deferred()
-        if self._stopping:
-            d.errback(ClientStopped("client is stopping"))
+        if self._stopping or self._gave_up:
+            d.errback(ClientStopped("client is stopping" if self._stopping else "gave up reconnecting"))
             return d
         if len(self._queue) >= self.config.max_queue:
             d.errback(SendError("send queue is full", S.ESME_RMSGQFUL))
             return d
         self._queue.append(_Entry(command_id, wire, d))
-        if self._pump_call is None:
-            self._pump()
+        if len(self._queue) == 1 or self._pump_call is None:
+            self._pump()  # (behind others it waits for what they wait for)
         return d
 
     def _schedule_pump(self, delay: float) -> None:
@@ -290,19 +335,32 @@ class SmppClient(service.MultiService):
         self._pump_call = self.reactor.callLater(delay, self._pump)
 
     def _take_token(self, now: float) -> float:
-        """0 when a token was taken, else seconds until one is available."""
+        """0 when the rate limit lets one more request go now, else seconds until it does.
+
+        At most ``rate`` requests in any second: with ``k = max(1, int(rate))``, at most
+        ``k`` in any ``k / rate`` seconds, judged by the send times of the last ``k``. (A
+        token bucket holding a second's worth lets twice the rate through in the second
+        after an idle spell.) The wait runs to the instant the oldest of them leaves the
+        window, a difference of two clock readings, so even on a clock at epoch-sized
+        times it is never below the clock's resolution.
+        """
         rate = self.config.rate
         if rate is None:
             return 0.0
-        self._tokens = min(rate, self._tokens + (now - self._token_time) * rate)
-        self._token_time = now
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
-            return 0.0
-        return (1.0 - self._tokens) / rate
+        burst = max(1, int(rate))
+        sent = self._sent_at
+        if len(sent) >= burst:
+            free_at = sent[0] + burst / rate
+            if now < free_at:
+                return free_at - now
+            sent.popleft()
+        sent.append(now)
+        return 0.0
 
     def _pump(self) -> None:
-        self._pump_call = None
+        call, self._pump_call = self._pump_call, None
+        if call is not None and call.active():
+            call.cancel()  # run early (a window slot freed up): it schedules what is left
         queue = self._queue
         if not queue:
             return
@@ -349,8 +407,8 @@ class SmppClient(service.MultiService):
         if bind is not None:
             bind.throttle = 0.0
         entry.d.callback(response)
-        if self._queue and self._pump_call is None:
-            self._pump()
+        if self._queue:
+            self._pump()  # even with a wake-up scheduled: another bind may be paused, not this one
 
     def _refused(self, failure: Failure, entry: _Entry, proto: EsmeProtocol) -> None:
         error = failure.value
@@ -366,7 +424,7 @@ class SmppClient(service.MultiService):
             self._schedule_pump(self.config.throttle_initial if bind is None else bind.throttle)
             return
         entry.d.errback(failure)
-        if self._queue and self._pump_call is None:
+        if self._queue:
             self._pump()
 
     @property
@@ -473,7 +531,9 @@ class SmppClient(service.MultiService):
             for r in results:
                 if r.called and isinstance(r.result, Failure):
                     r.addErrback(lambda _: None)
-            return Failure(SendError(f"submit failed: {first.getErrorMessage()}", status, done))
+            wrapped = SendError(f"submit failed: {first.getErrorMessage()}", status, done)
+            wrapped.__cause__ = error  # ResponseTimeout, ConnectionClosed, SmppError, ClientStopped...
+            return Failure(wrapped)
 
         gathered.addCallbacks(sent, failed)
         return gathered  # type: ignore[return-value]

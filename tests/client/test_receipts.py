@@ -1,0 +1,188 @@
+"""Delivery receipts matched to sent messages, on fake time."""
+
+from __future__ import annotations
+
+import pytest
+
+from smppd.client import MessageOutcome
+from smppd.pdu import CommandStatus, DeliverSm, MessageState
+from smppd.protocol import SessionConfig
+from tests.client.support import consume, failure_of, ok, result_of
+
+S = CommandStatus
+M = MessageState
+
+
+def tlv_receipt(message_id: str, state: int = M.DELIVERED, **tlvs) -> DeliverSm:
+    return DeliverSm(
+        source_addr="447700900123",
+        destination_addr="Shop",
+        esm_class=0x04,
+        tlvs={"receipted_message_id": message_id, "message_state": state, **tlvs},
+    )
+
+
+def text_receipt(message_id: str, stat: str = "DELIVRD", err: str = "000", esm_class: int = 0x04) -> DeliverSm:
+    text = f"id:{message_id} sub:001 dlvrd:001 submit date:2511240000 done date:2511240001 stat:{stat} err:{err} text:hello"
+    return DeliverSm(source_addr="447700900123", destination_addr="Shop", esm_class=esm_class, short_message=text.encode())
+
+
+def setup(rig, ids: list[str] | None = None, answer=ok, **client_kw):
+    ep = rig.smsc(ids=iter(ids) if ids is not None else None, answer=answer)
+    client = rig.start(rig.client(**client_kw))
+    rig.net.run_until(lambda: client.bound_count == 1)
+    return ep.servers[0], client
+
+
+def send(rig, client, text: str = "hello") -> list[str]:
+    box = consume(client.send_message("Shop", "447700900123", text, receipt=True))
+    rig.net.flush()
+    return result_of(box)
+
+
+def deliver(rig, server, *receipts: DeliverSm) -> None:
+    for r in receipts:
+        consume(server.deliver(r))
+    rig.net.flush()
+
+
+def test_receipt_by_receipted_message_id(rig):
+    server, client = setup(rig)
+    ids = send(rig, client)
+    outcome = consume(client.outcome(ids))
+    assert outcome == []
+    deliver(rig, server, tlv_receipt(ids[0]))
+    got = result_of(outcome)
+    assert isinstance(got, MessageOutcome)
+    assert got.delivered and got.stat == "DELIVRD" and got.message_ids == tuple(ids)
+    assert [a.command_status for a in server.deliver_answers] == [S.ESME_ROK]
+    assert client.counters["receipts"] == 1
+    assert result_of(consume(client.outcome(ids[0]))) == got  # asked again: the same answer
+
+
+@pytest.mark.parametrize(
+    ("submitted", "in_receipt"),
+    [
+        ("1a2b3c4d5e", str(0x1A2B3C4D5E)),  # hex in submit_sm_resp, decimal in the receipt
+        ("112394521950", format(112394521950, "x")),  # and the other way round
+        ("1a2b3c4d5e", "00001A2B3C4D5E"),  # padded, upper case
+    ],
+)
+def test_receipt_by_text_id_in_another_base(rig, submitted, in_receipt):
+    server, client = setup(rig, ids=[submitted])
+    ids = send(rig, client)
+    assert ids == [submitted]
+    outcome = consume(client.outcome(ids))
+    deliver(rig, server, text_receipt(in_receipt))
+    assert result_of(outcome).stat == "DELIVRD"
+
+
+def test_every_segment_of_a_long_message_needs_its_receipt(rig):
+    server, client = setup(rig)
+    ids = send(rig, client, "z" * 400)
+    assert len(ids) == 3 and len(set(ids)) == 3
+    outcome = consume(client.outcome(ids))
+    deliver(rig, server, tlv_receipt(ids[2]), text_receipt(ids[0]))
+    assert outcome == []
+    deliver(rig, server, tlv_receipt(ids[1]))
+    got = result_of(outcome)
+    assert got.states == (M.DELIVERED,) * 3 and got.delivered
+
+
+def test_one_failed_segment_fails_the_message(rig):
+    server, client = setup(rig)
+    ids = send(rig, client, "z" * 400)
+    outcome = consume(client.outcome(ids))
+    deliver(
+        rig,
+        server,
+        tlv_receipt(ids[0]),
+        tlv_receipt(ids[1], M.UNDELIVERABLE, network_error_code=b"\x03\x00\x0b"),
+        text_receipt(ids[2]),
+    )
+    got = result_of(outcome)
+    assert not got.delivered
+    assert got.state == M.UNDELIVERABLE and got.stat == "UNDELIV"
+    assert got.states == (M.DELIVERED, M.UNDELIVERABLE, M.DELIVERED)
+    assert got.error_codes == (0, 11, 0)
+
+
+def test_text_receipt_error_code(rig):
+    server, client = setup(rig)
+    ids = send(rig, client)
+    outcome = consume(client.outcome(ids))
+    deliver(rig, server, text_receipt(ids[0], stat="EXPIRED", err="042"))
+    got = result_of(outcome)
+    assert got.stat == "EXPIRED" and got.error_codes == (42,)
+
+
+def test_a_receipt_before_the_submit_sm_resp_still_matches(rig):
+    server, client = setup(rig, ids=["77aa"], answer=None)
+    box = consume(client.send_message("Shop", "447700900123", "quick", receipt=True))
+    rig.net.flush()
+    assert len(server.held) == 1
+    deliver(rig, server, tlv_receipt("77aa"))  # the network was faster than our SMSC's answer
+    assert [a.command_status for a in server.deliver_answers] == [S.ESME_ROK]
+    server.release()
+    rig.net.flush()
+    ids = result_of(box)
+    assert ids == ["77aa"]
+    assert result_of(consume(client.outcome(ids))).delivered
+
+
+def test_an_orphan_receipt_is_forgotten_after_a_while(rig):
+    slow = SessionConfig(enquire_link_interval=None, response_timeout=300.0)
+    server, client = setup(rig, ids=["77aa"], answer=None, session=slow)
+    box = consume(client.send_message("Shop", "447700900123", "slow", receipt=True))
+    deliver(rig, server, tlv_receipt("77aa"))
+    rig.net.advance(121)  # the tracker keeps orphans for 120 s
+    server.release()
+    rig.net.flush()
+    assert consume(client.outcome(result_of(box))) == []
+
+
+def test_intermediate_notifications_do_not_finish_a_message(rig):
+    server, client = setup(rig)
+    ids = send(rig, client)
+    outcome = consume(client.outcome(ids))
+    deliver(rig, server, tlv_receipt(ids[0], M.ENROUTE), text_receipt(ids[0], stat="ENROUTE", esm_class=0x20))
+    assert outcome == []
+    deliver(rig, server, tlv_receipt(ids[0]))
+    assert result_of(outcome).delivered
+
+
+def test_receipt_expiry_gives_timed_out_and_unknown(rig):
+    server, client = setup(rig, receipt_timeout=60.0)
+    ids = send(rig, client, "z" * 200)
+    assert len(ids) == 2
+    outcome = consume(client.outcome(ids))
+    deliver(rig, server, tlv_receipt(ids[0]))
+    rig.net.advance(59.9)
+    assert outcome == []
+    rig.net.advance(0.1)
+    got = result_of(outcome)
+    assert got.timed_out
+    assert got.states == (M.DELIVERED, M.UNKNOWN)
+    assert got.state == M.UNKNOWN and got.stat == "UNKNOWN" and not got.delivered
+    deliver(rig, server, tlv_receipt(ids[1]))  # too late: acknowledged, changes nothing
+    assert [a.command_status for a in server.deliver_answers] == [S.ESME_ROK, S.ESME_ROK]
+    assert result_of(consume(client.outcome(ids))).timed_out
+
+
+def test_no_receipt_asked_no_outcome_tracked(rig):
+    server, client = setup(rig)
+    box = consume(client.send_message("Shop", "447700900123", "plain"))
+    rig.net.flush()
+    assert failure_of(consume(client.outcome(result_of(box)))).check(KeyError)
+    assert len(client.tracker) == 0
+
+
+def test_receipts_are_not_incoming_messages(rig):
+    got = []
+    ep = rig.smsc()
+    client = rig.start(rig.client(on_message=got.append))
+    rig.net.run_until(lambda: client.bound_count == 1)
+    ids = send(rig, client)
+    deliver(rig, ep.servers[0], tlv_receipt(ids[0]), text_receipt("unknown-id"))
+    assert got == []
+    assert client.counters["receipts"] == 2 and client.counters["mo"] == 0
