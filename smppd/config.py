@@ -24,6 +24,32 @@ DEFAULT_STORE = "sqlite:smppd-data/smppd.sqlite3"
 DEFAULT_SERVER_HTTP = "tcp:9090:interface=127.0.0.1"
 
 
+EVENT_NAMES = (
+    "connection.connected",
+    "connection.disconnected",
+    "connection.bound",
+    "connection.unbound",
+    "sms.submitted",
+    "sms.delivered",
+    "sms.failed",
+    "delivery.report",
+)
+
+
+@attrs.frozen
+class WebhookTarget:
+    """One URL that receives events as JSON POSTs (see smppd.webhooks)."""
+
+    url: str
+    events: frozenset[str] = frozenset()  # empty: every event
+    timeout: float = 5.0
+    retries: int = 5
+    backoff_initial: float = 1.0
+    backoff_maximum: float = 60.0
+    queue_size: int = 10_000
+    concurrency: int = 4
+
+
 @attrs.frozen
 class ServerSettings:
     """Everything ``twistd smpp-server`` needs."""
@@ -32,6 +58,7 @@ class ServerSettings:
     store: str = DEFAULT_STORE
     users_file: str | None = None  # None: the demo users
     http: str | None = DEFAULT_SERVER_HTTP  # /metrics, /healthz, /readyz; None: no HTTP endpoint
+    webhooks: tuple[WebhookTarget, ...] = ()
     server: ServerConfig = ServerConfig()
     source: str = "(defaults)"
 
@@ -136,6 +163,29 @@ def parse_server_config(data: Mapping[str, Any], source: str = "(config)") -> Se
     )
     retry.done()
     grace = r.number("grace_period", d.grace_period, minimum=0)
+    webhooks = []
+    w0 = WebhookTarget("")
+    for wr in r.object_list("webhooks"):
+        url = wr.string("url", "")
+        if not re.fullmatch(r"https?://\S+", url):
+            wr.fail("url", "must be an http:// or https:// URL")
+        events = wr.string_list("events", ())
+        unknown = sorted(set(events) - set(EVENT_NAMES))
+        if unknown:
+            wr.fail("events", f"unknown event {unknown[0]!r}; known: {', '.join(EVENT_NAMES)}")
+        webhooks.append(
+            WebhookTarget(
+                url,
+                frozenset(events),
+                wr.number("timeout", w0.timeout, minimum=0.1),
+                wr.number("retries", w0.retries, minimum=0, integer=True),
+                wr.number("backoff_initial", w0.backoff_initial, minimum=0.01),
+                wr.number("backoff_maximum", w0.backoff_maximum, minimum=0.01),
+                wr.number("queue_size", w0.queue_size, minimum=1, integer=True),
+                wr.number("concurrency", w0.concurrency, minimum=1, integer=True),
+            )
+        )
+        wr.done()
     r.done()
     config = ServerConfig(
         system_id=system_id,
@@ -156,7 +206,13 @@ def parse_server_config(data: Mapping[str, Any], source: str = "(config)") -> Se
         grace_period=grace,
     )
     return ServerSettings(
-        listen=listen, store=store, users_file=users_file, http=http, server=config, source=source
+        listen=listen,
+        store=store,
+        users_file=users_file,
+        http=http,
+        webhooks=tuple(webhooks),
+        server=config,
+        source=source,
     )
 
 

@@ -35,6 +35,7 @@ from smppd.server.factory import SmscFactory
 from smppd.server.smsc import Smsc
 from smppd.server.web import build_site
 from smppd.storage import open_store
+from smppd.webhooks import EventWebhook
 
 log = Logger()
 
@@ -144,6 +145,10 @@ class SmscService(service.MultiService):
             penalty=BindPenalty(reactor),
         )
         self.factory = SmscFactory(self.smsc)
+        for target in settings.webhooks:
+            webhook = EventWebhook(target, reactor, events=target.events)
+            webhook.setServiceParent(self)
+            self.events.add_observer(webhook)
         self.ports: list[Any] = []
         self._previous_sighup: Any = None
         self.ready = False
