@@ -44,7 +44,7 @@ def installed(tmp_path_factory):
     ours = {sysconfig.get_paths()["purelib"], *site.getsitepackages()}
     Path(purelib, "borrowed-deps.pth").write_text("\n".join(sorted(ours)) + "\n")
     install = subprocess.run(
-        [str(python), "-m", "pip", "install", "--no-deps", "--quiet", str(wheel)],
+        [str(python), "-m", "pip", "install", "--no-deps", "--ignore-installed", "--quiet", str(wheel)],
         capture_output=True,
         text=True,
         timeout=300,
