@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 
 from smppd.configfile import ConfigError, _Reader, read_json
+from smppd.logs import LogSettings, parse_log_settings
 from smppd.protocol import SessionConfig
 from smppd.server.config import RetryPolicy, Route, ServerConfig
 from smppd.server.delivery import STATE_BY_NAME, SimulatorRule
@@ -59,6 +60,7 @@ class ServerSettings:
     users_file: str | None = None  # None: the demo users
     http: str | None = DEFAULT_SERVER_HTTP  # /metrics, /healthz, /readyz; None: no HTTP endpoint
     webhooks: tuple[WebhookTarget, ...] = ()
+    log: LogSettings = LogSettings()
     server: ServerConfig = ServerConfig()
     source: str = "(defaults)"
 
@@ -163,6 +165,7 @@ def parse_server_config(data: Mapping[str, Any], source: str = "(config)") -> Se
     )
     retry.done()
     grace = r.number("grace_period", d.grace_period, minimum=0)
+    log_settings = parse_log_settings(r.section("log"))
     webhooks = []
     w0 = WebhookTarget("")
     for wr in r.object_list("webhooks"):
@@ -211,6 +214,7 @@ def parse_server_config(data: Mapping[str, Any], source: str = "(config)") -> Se
         users_file=users_file,
         http=http,
         webhooks=tuple(webhooks),
+        log=log_settings,
         server=config,
         source=source,
     )

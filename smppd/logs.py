@@ -56,7 +56,7 @@ from twisted.python.components import Componentized
 from twisted.python.logfile import LogFile
 from zope.interface import implementer
 
-from smppd.config import ConfigError, _Reader
+from smppd.configfile import ConfigError, _Reader
 
 __all__ = [
     "FORMATS",

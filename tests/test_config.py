@@ -7,6 +7,7 @@ import json
 import pytest
 
 from smppd.config import ConfigError, ServerSettings, load_server_config, parse_server_config
+from smppd.logs import LogSettings
 from smppd.pdu import MessageState
 from smppd.tap.server import Options
 
@@ -29,7 +30,7 @@ def test_example_config_loads():
 
 
 def test_empty_config_is_the_defaults():
-    assert parse_server_config({}) == ServerSettings(source="(config)")
+    assert parse_server_config({}) == ServerSettings(source="(config)", log=LogSettings(source="(config)"))
 
 
 @pytest.mark.parametrize(

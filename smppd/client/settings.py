@@ -29,6 +29,7 @@ from twisted.internet.endpoints import clientFromString, quoteStringArgument, se
 
 from smppd.client.config import ClientConfig, ReconnectPolicy
 from smppd.configfile import ConfigError, _Reader, read_json
+from smppd.logs import LogSettings, parse_log_settings
 from smppd.protocol import SessionConfig
 from smppd.text.national import LANGUAGE_NAMES
 from smppd.text.split import METHODS
@@ -87,6 +88,7 @@ class ClientSettings:
     client: ClientConfig
     http: HttpSettings = HttpSettings()
     webhook: WebhookSettings = WebhookSettings()
+    log: LogSettings = LogSettings()
     source: str = "(config)"
 
 
@@ -267,8 +269,9 @@ def parse_client_config(data: Mapping[str, Any], source: str = "(config)") -> Cl
     )
     http = _http(r)
     webhook = _webhook(r)
+    log = parse_log_settings(r.section("log"))
     r.done()
-    return ClientSettings(client=config, http=http, webhook=webhook, source=source)
+    return ClientSettings(client=config, http=http, webhook=webhook, log=log, source=source)
 
 
 def load_client_config(path: str) -> ClientSettings:

@@ -30,6 +30,7 @@ from smppd.client.settings import ClientSettings, ConfigError, load_client_confi
 from smppd.client.web import HttpApiService, MessageApi
 from smppd.client.webhook import WebhookForwarder
 from smppd.events import EventBus
+from smppd.logs import attach_observer, make_observer
 
 log = Logger()
 
@@ -95,6 +96,12 @@ class ClientProcess(service.MultiService):
         self.http: HttpApiService | None = None
         if settings.http.listen is not None:
             self.http = HttpApiService(self.api, settings.http.listen, reactor)
+
+    def setServiceParent(self, parent: Any) -> None:
+        """Under twistd, log as the configuration's ``log`` section says
+        (embedded in another application, that application owns logging)."""
+        attach_observer(parent, make_observer(self.settings.log))
+        super().setServiceParent(parent)
 
     @inlineCallbacks
     def startService(self) -> Any:

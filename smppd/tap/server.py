@@ -31,6 +31,7 @@ from smppd.auth import BindPenalty, UsersAuthenticator, demo_users, load_users
 from smppd.auth.users import Users, UsersFileError
 from smppd.config import ConfigError, ServerSettings, load_server_config
 from smppd.events import EventBus
+from smppd.logs import attach_observer, make_observer
 from smppd.server.factory import SmscFactory
 from smppd.server.smsc import Smsc
 from smppd.server.web import build_site
@@ -152,6 +153,12 @@ class SmscService(service.MultiService):
         self.ports: list[Any] = []
         self._previous_sighup: Any = None
         self.ready = False
+
+    def setServiceParent(self, parent: Any) -> None:
+        """Under twistd, log as the configuration's ``log`` section says
+        (embedded in another application, that application owns logging)."""
+        attach_observer(parent, make_observer(self.settings.log))
+        super().setServiceParent(parent)
 
     def privilegedStartService(self) -> None:
         """Listen now (before privileges are dropped, and so that a port that
