@@ -100,11 +100,18 @@ class SimulatorBackend:
 
     def deliver_batch(self, messages: list[Message], callback: BatchCallback) -> None:
         """Deliver messages; ``callback`` gets ``[(message_id, outcome), ...]``
-        once per timer instead of a Deferred per message."""
+        once per timer instead of a Deferred per message (at once, without a
+        timer, for rules with no delay)."""
         rules = self.rules
+        now: list[tuple[str, DeliveryOutcome]] = []
         for m in messages:
             i = self._index(m.destination_addr) if rules else 0
-            self._queue(i, (callback, m.message_id))
+            if self._all[i].delay <= 0:
+                now.append((m.message_id, self._outcome[i]))
+            else:
+                self._queue(i, (callback, m.message_id))
+        if now:
+            callback(now)
 
     def _queue(self, i: int, target: Any) -> None:
         delay = self._all[i].delay
