@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
@@ -28,7 +28,10 @@ from smppd.client.config import ClientConfig
 from smppd.client.endpoints import FailoverEndpoint
 from smppd.client.protocol import EsmeProtocol
 from smppd.client.receipts import MessageOutcome, ReceiptTracker
+from smppd.metrics import ServiceStats
 from smppd.pdu import CommandStatus, Pdu, SubmitSm, encode_pdu
+from smppd.pdu.tlv import EMPTY as EMPTY_TLVS
+from smppd.pdu.tlv import Tlvs
 from smppd.protocol import SmppError
 from smppd.session import BindType
 from smppd.text.encoding import choose_encoding
@@ -128,6 +131,7 @@ class SmppClient(service.MultiService):
         self._outcomes: dict[str, Deferred[MessageOutcome]] = {}
         self._finished: OrderedDict[str, MessageOutcome] = OrderedDict()
         self._rejected_parts: OrderedDict[tuple[Any, ...], Completed] = OrderedDict()
+        self.stats = ServiceStats()  # hot-path counters for /metrics
         self.last_bind_error: BaseException | None = None  # why the last bind attempt failed
         self._stopping = False
         self._gave_up = False
@@ -158,7 +162,9 @@ class SmppClient(service.MultiService):
         return lambda proto: self._bind(bind, proto)
 
     def _make_protocol(self) -> EsmeProtocol:
-        return EsmeProtocol(self.reactor, self.config.session, self.events, on_deliver=self._on_deliver)
+        proto = EsmeProtocol(self.reactor, self.config.session, self.events, on_deliver=self._on_deliver)
+        proto.pdus = self.stats.pdus
+        return proto
 
     def _retry_policy(self, bind: _Bind) -> Callable[[int], float]:
         policy = self.config.reconnect
@@ -188,6 +194,10 @@ class SmppClient(service.MultiService):
 
     def _bind(self, bind: _Bind, proto: EsmeProtocol) -> Deferred[Pdu]:
         c = self.config
+        # ClientService hands over a proxy (it needs to hear connectionLost) that forwards
+        # every attribute through __getattr__: keep the protocol itself, the send path
+        # reads several of its attributes per message.
+        proto = getattr(getattr(proto, "send_request_wire", None), "__self__", proto)
         bind.binding = proto
         d = proto.bind(self.bind_type, c.system_id, c.password, c.system_type, c.addr_ton, c.addr_npi, c.address_range)
 
@@ -367,12 +377,15 @@ class SmppClient(service.MultiService):
         binds = self._binds
         n = len(binds)
         now = self.reactor.seconds()
+        limited = self.config.rate is not None
+        answered, refused = self._answered, self._refused
         next_wake: float | None = None
+        rr = self._rr
         while queue:
             chosen = None
             for _ in range(n):
-                bind = binds[self._rr % n]
-                self._rr += 1
+                bind = binds[rr % n]
+                rr += 1
                 proto = bind.protocol
                 if proto is None or not proto.session.is_bound:
                     continue
@@ -386,13 +399,19 @@ class SmppClient(service.MultiService):
                 break
             if chosen is None:
                 break
-            wait = self._take_token(now)
-            if wait:
-                next_wake = wait if next_wake is None else min(next_wake, wait)
-                break
+            if limited:
+                wait = self._take_token(now)
+                if wait:
+                    next_wake = wait if next_wake is None else min(next_wake, wait)
+                    break
             entry = queue.popleft()
-            d = chosen.send_request_wire(entry.command_id, entry.wire)
-            d.addCallbacks(self._answered, self._refused, callbackArgs=(entry, chosen), errbackArgs=(entry, chosen))
+            self._rr = rr  # a refusal fired at once (closing) may pump again, re-entrantly
+            args = (entry, chosen)
+            chosen.send_request_wire(entry.command_id, entry.wire).addCallbacks(
+                answered, refused, callbackArgs=args, errbackArgs=args
+            )
+            rr = self._rr
+        self._rr = rr
         if next_wake is not None and queue:
             self._schedule_pump(next_wake)
 
@@ -464,11 +483,15 @@ class SmppClient(service.MultiService):
             source_addr_ton = 5 if source and not source.lstrip("+").isdigit() else 1
         pdus = []
         for seg in segments:
-            tlvs: dict[str, Any] = {}
-            if seg.sar is not None:
-                tlvs.update(sar_msg_ref_num=seg.sar[0], sar_total_segments=seg.sar[1], sar_segment_seqnum=seg.sar[2])
-            if seg.message_payload is not None:
-                tlvs["message_payload"] = seg.message_payload
+            tlvs: dict[str, Any] | Tlvs = EMPTY_TLVS  # (the converter's result for {}, without the work)
+            if seg.sar is not None or seg.message_payload is not None:
+                tlvs = {}
+                if seg.sar is not None:
+                    tlvs.update(
+                        sar_msg_ref_num=seg.sar[0], sar_total_segments=seg.sar[1], sar_segment_seqnum=seg.sar[2]
+                    )
+                if seg.message_payload is not None:
+                    tlvs["message_payload"] = seg.message_payload
             pdus.append(
                 SubmitSm(
                     source_addr_ton=source_addr_ton,
@@ -502,46 +525,79 @@ class SmppClient(service.MultiService):
             d.errback(e)
             return d
         tracked = bool(options.get("registered_delivery", 0) & 0x03)
+        started = self.reactor.seconds()
+        if len(pdus) == 1:
+            # One segment (the common case): its own Deferred carries the result, no
+            # DeferredList around it. Same results and failures as the general path.
+            d1 = self.submit(pdus[0])
+            d1.addCallbacks(self._sent_one, self._failed_one, callbackArgs=(tracked, source, destination, started))
+            return d1  # type: ignore[return-value]
         results = [self.submit(pdu) for pdu in pdus]
         gathered: Deferred[list[Pdu]] = gatherResults(results, consumeErrors=True)
 
         def sent(responses: list[Pdu]) -> list[str]:
-            ids = [r.message_id for r in responses]  # type: ignore[attr-defined]
-            self.counters["submitted"] += 1
-            if tracked:
-                self._track(tuple(ids))
-            if self.events:
-                self.events.publish(
-                    ev.SmsSubmitted(
-                        at=self.reactor.seconds(),
-                        message_id=ids[0],
-                        system_id=self.config.system_id,
-                        source_addr=source,
-                        destination_addr=destination,
-                    )
-                )
-            return ids
+            return self._sent(responses, tracked, source, destination, started)
 
         def failed(failure: Failure) -> Failure:
-            self.counters["failed"] += 1
             first = getattr(failure.value, "subFailure", failure)
-            error = first.value
-            status = error.status if isinstance(error, (SmppError, SendError)) else None
             done = tuple(getattr(r.result, "message_id", "") for r in results if r.called and isinstance(r.result, Pdu))
             for r in results:
                 if r.called and isinstance(r.result, Failure):
                     r.addErrback(lambda _: None)
-            wrapped = SendError(f"submit failed: {first.getErrorMessage()}", status, done)
-            wrapped.__cause__ = error  # ResponseTimeout, ConnectionClosed, SmppError, ClientStopped...
-            return Failure(wrapped)
+            return self._failed(first, done)
 
         gathered.addCallbacks(sent, failed)
         return gathered  # type: ignore[return-value]
+
+    def _receipt_latency(self, outcome: MessageOutcome, since: float) -> MessageOutcome:
+        self.stats.receipt_latency.observe(self.reactor.seconds() - since)
+        return outcome
+
+    def protocols(self) -> list[EsmeProtocol]:
+        """The sessions currently connected (bound or binding)."""
+        return [b.protocol for b in self._binds if b.protocol is not None]
+
+    def _sent_one(self, response: Pdu, tracked: bool, source: str, destination: str, started: float) -> list[str]:
+        return self._sent((response,), tracked, source, destination, started)
+
+    def _failed_one(self, failure: Failure) -> Failure:
+        return self._failed(failure, ())
+
+    def _sent(
+        self, responses: Sequence[Pdu], tracked: bool, source: str, destination: str, started: float
+    ) -> list[str]:
+        """A message's every segment accepted: count, track, publish; its ids."""
+        ids = [r.message_id for r in responses]  # type: ignore[attr-defined]
+        self.counters["submitted"] += 1
+        self.stats.submit_latency.observe(self.reactor.seconds() - started)
+        if tracked:
+            self._track(tuple(ids))
+        if self.events:
+            self.events.publish(
+                ev.SmsSubmitted(
+                    at=self.reactor.seconds(),
+                    message_id=ids[0],
+                    system_id=self.config.system_id,
+                    source_addr=source,
+                    destination_addr=destination,
+                )
+            )
+        return ids
+
+    def _failed(self, first: Failure, done: tuple[str, ...]) -> Failure:
+        """A segment failed (``first``; ``done``: the ids of those accepted): a SendError."""
+        self.counters["failed"] += 1
+        error = first.value
+        status = error.status if isinstance(error, (SmppError, SendError)) else None
+        wrapped = SendError(f"submit failed: {first.getErrorMessage()}", status, done)
+        wrapped.__cause__ = error  # ResponseTimeout, ConnectionClosed, SmppError, ClientStopped...
+        return Failure(wrapped)
 
     def _track(self, ids: tuple[str, ...]) -> None:
         d = self.tracker.expect(ids)
         key = ids[0]
         self._outcomes[key] = d
+        d.addCallback(self._receipt_latency, self.reactor.seconds())
 
         def done(outcome: MessageOutcome) -> MessageOutcome:
             self._outcomes.pop(key, None)

@@ -82,6 +82,7 @@ class ReceiptTracker:
         self.max_orphans = max_orphans
         self._index: MessageIdIndex[tuple[_Tracked, int]] = MessageIdIndex()
         self._expiry: list[tuple[float, int, _Tracked]] = []
+        self._live = 0  # tracked messages not yet finished
         self._timer: Any = None
         self._orphans: OrderedDict[str, tuple[float, int, int]] = OrderedDict()
         self.matched = 0
@@ -97,6 +98,7 @@ class ReceiptTracker:
         for i, message_id in enumerate(ids):
             self._index.put(message_id, (tracked, i))
         heapq.heappush(self._expiry, (tracked.deadline, next(_seq), tracked))
+        self._live += 1
         self._arm()
         if self._orphans:
             for message_id in ids:
@@ -130,6 +132,14 @@ class ReceiptTracker:
         if tracked.d.called:
             return
         states = tuple(s or MessageState.UNKNOWN for s in tracked.states)
+        self._live -= 1
+        expiry = self._expiry
+        if len(expiry) > 2 * self._live + 1024:
+            # Mostly finished messages waiting for their timeout: drop them
+            # (amortised O(1) per message; a heap entry per message would
+            # otherwise live for the whole receipt timeout).
+            expiry[:] = [e for e in expiry if not e[2].d.called and e[2] is not tracked]
+            heapq.heapify(expiry)
         tracked.d.callback(MessageOutcome(tracked.ids, states, tuple(tracked.errors), timed_out))
 
     # -- orphans -------------------------------------------------------------

@@ -34,6 +34,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 import attrs
+from prometheus_client import CollectorRegistry
 from twisted.application import service
 from twisted.internet import endpoints
 from twisted.internet.defer import Deferred
@@ -45,6 +46,7 @@ from twisted.web.server import NOT_DONE_YET
 from smppd.client.client import SendError, SmppClient
 from smppd.client.receipts import MessageOutcome
 from smppd.client.settings import HttpSettings
+from smppd.metrics import FunctionCollector, MetricsResource
 from smppd.pdu import CommandStatus, status_name
 from smppd.text.encoding import ENCODINGS
 from smppd.text.receipt import stat_for_state
@@ -224,6 +226,9 @@ class _Root(resource.Resource):
         self.putChild(b"messages", _Messages(api))
         self.putChild(b"healthz", _Health())
         self.putChild(b"readyz", _Ready(api.client))
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(FunctionCollector(client_metrics(api.client)))
+        self.putChild(b"metrics", MetricsResource.build(registry))
 
     def getChild(self, path: bytes, request: server.Request) -> resource.Resource:
         return _NotFound()
@@ -493,3 +498,33 @@ class HttpApiService(service.Service):
             return None
         result: Deferred[None] | None = port.stopListening()
         return result
+
+
+def client_metrics(client: SmppClient) -> Any:
+    """A collect() function over one client's state and counters."""
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+    from smppd.metrics import pdu_families
+
+    def collect() -> Any:
+        stats = client.stats
+        yield from pdu_families("smppd_client", stats.pdus)
+        yield CounterMetricFamily("smppd_client_messages_sent", "Messages accepted by the SMSC", value=client.counters["submitted"])
+        yield CounterMetricFamily("smppd_client_messages_failed", "Messages refused or not sent", value=client.counters["failed"])
+        yield CounterMetricFamily("smppd_client_receipts", "Delivery receipts received", value=client.counters["receipts"])
+        yield CounterMetricFamily("smppd_client_mo_messages", "Incoming messages handed to the application", value=client.counters["mo"])
+        yield CounterMetricFamily("smppd_client_throttled", "Submits answered ESME_RTHROTTLED or ESME_RMSGQFUL", value=client.counters["throttled"])
+        yield stats.submit_latency.family("smppd_client_submit_latency_seconds", "send_message to its submit_sm_resp")
+        yield stats.receipt_latency.family("smppd_client_receipt_latency_seconds", "submit_sm_resp to the final receipt")
+        bound = GaugeMetricFamily("smppd_client_bound_sessions", "Bound sessions by bind type", labels=["bind_type"])
+        bound.add_metric([client.config.bind_type], client.bound_count)
+        yield bound
+        outstanding = sum(p.outstanding for p in client.protocols())
+        window = client.config.session.window * max(1, client.bound_count)
+        yield GaugeMetricFamily("smppd_client_window_outstanding", "Requests sent and not yet answered", value=outstanding)
+        yield GaugeMetricFamily("smppd_client_window_occupancy", "Outstanding requests over the binds' windows", value=outstanding / window)
+        yield GaugeMetricFamily("smppd_client_queued", "Messages waiting for a bind or a window slot", value=client.queued)
+        yield GaugeMetricFamily("smppd_client_receipts_awaited", "Messages whose receipt is still awaited", value=len(client.tracker))
+        yield CounterMetricFamily("smppd_client_event_observer_dropped", "Events dropped by slow observers", value=client.events.dropped)
+
+    return collect

@@ -274,7 +274,26 @@ def _segments(text: str, enc: TextEncoding, count: int, costs: Mapping[str, int]
 
 
 def _gsm_candidates(languages: Iterable[int]) -> list[tuple[int, int]]:
-    """(locking, single) pairs worth trying, default tables first."""
+    """(locking, single) pairs worth trying, default tables first (validated; cached by value).
+
+    The cached list is shared: callers only read it.
+    """
+    key = tuple(languages)
+    if not key:
+        return _DEFAULT_PAIRS
+    pairs = _CANDIDATES.get(key) if all(type(lang) is int for lang in key) else None
+    if pairs is None:
+        pairs = _gsm_candidates_uncached(key)
+        if len(_CANDIDATES) < 256 and all(type(lang) is int for lang in key):
+            _CANDIDATES[key] = pairs
+    return pairs
+
+
+_CANDIDATES: dict[tuple[int, ...], list[tuple[int, int]]] = {}
+_DEFAULT_PAIRS = [(0, 0)]
+
+
+def _gsm_candidates_uncached(languages: Iterable[int]) -> list[tuple[int, int]]:
     wanted = []
     for language in languages:
         if language != 0 and language not in national.LANGUAGE_NAMES:
@@ -336,6 +355,11 @@ def choose_encoding(
     which not even UCS2 can carry.  ``ValueError`` for an unknown name or language id.
     """
     pairs = _gsm_candidates(languages)
+    if force is None and _GSM_ONE_SEPTET.issuperset(text):
+        # The common case, decided without counting: every character is one septet of the
+        # default tables, so no table pair and not UCS2 can need fewer segments, and ties
+        # go to the default tables (what the general path below finds, in fewer steps).
+        return _standard(GSM7)
     if force is not None:
         if force not in ENCODINGS:
             raise ValueError(f"unknown encoding {force!r}; expected one of {sorted(ENCODINGS)}")
@@ -357,3 +381,9 @@ def choose_encoding(
         if found[0][0] <= ucs2_segments:
             return found[1]
     return ucs2
+
+
+#: Characters that the default GSM tables carry exactly in one septet each.
+_GSM_ONE_SEPTET = frozenset(
+    char for char, cost in gsm.septet_costs(0, 0).items() if cost == 1 and char in gsm.charset(0, 0)
+)

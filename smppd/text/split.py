@@ -29,7 +29,12 @@ import attrs
 
 from smppd.text import gsm
 from smppd.text.encoding import (
+    ASCII,
+    BINARY,
+    GSM7,
     GSM7_PACKED,
+    LATIN1,
+    UCS2,
     TextEncoding,
     choose_encoding,
     encode,
@@ -352,6 +357,14 @@ def _fill_segments(
 # Building segments, and the public API
 
 
+#: Units in one SMS without a UDH, for the encodings whose wire form has one octet per unit
+#: (two for UCS2); packed GSM 7-bit is left to the general path (its trailing-CR rule).
+_SINGLE_CAPACITY = {
+    name: segment_capacity(TextEncoding.for_name(name), concatenated=False)
+    for name in (GSM7, ASCII, LATIN1, BINARY, UCS2)
+}
+
+
 def _encode_chunk(chunk: str, enc: TextEncoding, udh: bytes) -> bytes:
     if enc.name == GSM7_PACKED:
         return udh + gsm.encode_packed(
@@ -420,6 +433,15 @@ def split_text(
     """
     _check_args(method, reference)
     enc = encoding if encoding is not None else choose_encoding(text, languages=tuple(languages))
+    if ports is None and method != "payload":
+        # The common case first: no UDH at all and a text that fits one SMS is one
+        # Segment of the plain encoding, found by encoding once (what _plan and _build
+        # below would give, without the layout, the counting and the clusters).
+        single = _SINGLE_CAPACITY.get(enc.name)
+        if single is not None and not enc.locking_shift and not enc.single_shift:
+            body = encode(text, enc)
+            if (len(body) >> 1 if enc.name == UCS2 else len(body)) <= single:
+                return [Segment(body, 0, enc.data_coding)]
     layout = _layout(enc, ports)
     chunks, concatenated = _plan(text, enc, method, layout)
     return _build(

@@ -186,3 +186,17 @@ def test_receipts_are_not_incoming_messages(rig):
     deliver(rig, ep.servers[0], tlv_receipt(ids[0]), text_receipt("unknown-id"))
     assert got == []
     assert client.counters["receipts"] == 2 and client.counters["mo"] == 0
+
+
+def test_finished_messages_do_not_pile_up_in_the_expiry_heap():
+    from twisted.internet.task import Clock
+
+    from smppd.client.receipts import ReceiptTracker
+
+    clock = Clock()
+    tracker = ReceiptTracker(clock, timeout=48 * 3600.0)
+    for i in range(5000):
+        tracker.expect([f"{i:x}"])
+        assert tracker.receipt(f"{i:x}", 2)
+    assert len(tracker._expiry) <= 1024 + 2
+    tracker.stop()

@@ -1,0 +1,618 @@
+"""ESME client throughput and latency: ``SmppClient.send_message`` against a fast fake SMSC.
+
+Not a test (pytest does not collect it): run it and read the figures.
+
+    python tests/benchmarks/bench_client.py                       # every scenario
+    python tests/benchmarks/bench_client.py --windows 10 --receipts off --count 50000
+    python tests/benchmarks/bench_client.py --json                # one JSON object
+    python tests/benchmarks/bench_client.py --profile --windows 10 --receipts off   # cProfile
+    python tests/benchmarks/bench_client.py --smsc                # only the fake SMSC, in the
+                                                                  # foreground (prints its port)
+
+The SMSC is a minimal one written here (:func:`serve`): raw non-blocking
+sockets and ``selectors`` in a child process, one ``send`` per read, answering
+bind_*, enquire_link and unbind, every submit_sm with a submit_sm_resp carrying
+an incrementing hex message_id and, with receipts on, a deliver_sm receipt per
+submit (``receipted_message_id`` and ``message_state`` TLVs plus the usual
+``id:... stat:DELIVRD`` text) right behind the response; deliver_sm_resp is
+swallowed. It does a few struct operations per message, so on this machine it
+answers several times faster than the client sends (``--loadgen`` measures
+its ceiling with the Rust smpp-loadgen, printed as the "fake SMSC ceiling"
+rows; skipped when the binary is missing).
+
+The client runs in this process on the epoll reactor: one bind (transceiver),
+``SessionConfig.window`` = WINDOW, and a driver that keeps ``--inflight``
+(default: WINDOW) ``send_message`` calls outstanding, starting the next one
+from the callback of each that completes. Texts are 20 GSM 7-bit characters,
+different for every message (``bench message 000123``), so no per-text cache
+flatters the figure. With receipts, ``receipt=True`` and every message's
+``client.outcome(ids)`` is awaited; the scenario ends when all outcomes are in.
+
+Figures per scenario: messages/s (send_message calls whose Deferred fired with
+ids, over the send phase), latency p50/p90/p99/max of send_message -> ids,
+outcomes/s with receipts, and the CPU time per message of the client (this
+process) and of the fake SMSC (from /proc), which is steadier than the rate on
+a shared machine. Every loop is bounded by ``--count`` and ``--duration``;
+nothing leaves 127.0.0.1. Linux only (reads /proc).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import cProfile
+import gc
+import json
+import os
+import pstats
+import selectors
+import socket
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+HEADER = struct.Struct(">IIII")
+_I4 = struct.Struct(">I")
+_BIND_IDS = (0x00000001, 0x00000002, 0x00000009)
+_SUBMIT, _DELIVER, _UNBIND, _ENQUIRE = 0x00000004, 0x00000005, 0x00000006, 0x00000015
+_RESP = 0x80000000
+SOURCE = "smppd-bench"
+DESTINATION = "447700900123"
+LOADGEN = "/tmp/smpp-loadgen/release/smpp-loadgen"
+
+
+# -- the fake SMSC (child process) -------------------------------------------------
+
+
+def _cstr(s: str) -> bytes:
+    return s.encode() + b"\x00"
+
+
+def _deliver_head() -> bytes:
+    """The fixed start of a receipt's deliver_sm body (sm_length, text and TLVs follow)."""
+    head = (
+        _cstr("")  # service_type
+        + bytes((1, 1)) + _cstr(DESTINATION)  # source: the handset
+        + bytes((5, 0)) + _cstr(SOURCE)  # destination: the ESME's sender
+        + bytes((0x04, 0, 0)) + _cstr("") + _cstr("")  # esm_class receipt, pid, priority, times
+        + bytes((0, 0, 0, 0))  # registered_delivery, replace, data_coding, sm_default_msg_id
+    )  # fmt: skip
+    return head
+
+
+def serve(listen: socket.socket, receipts: bool) -> None:
+    """Answer every connection on ``listen`` until killed (single thread, selectors)."""
+    sel = selectors.DefaultSelector()
+    listen.setblocking(False)
+    sel.register(listen, selectors.EVENT_READ, None)
+    pack, pack4, unpack = HEADER.pack, _I4.pack, HEADER.unpack_from
+    counter = 0x10000
+    dhead = _deliver_head()
+    stamp = time.strftime("%y%m%d%H%M", time.gmtime()).encode()
+    text_mid = b" sub:001 dlvrd:001 submit date:" + stamp + b" done date:" + stamp + b" stat:DELIVRD err:000 text:bench"
+    state_tlv = b"\x04\x27\x00\x01\x02"  # message_state DELIVERED
+    conns: dict[socket.socket, list[Any]] = {}  # sock -> [rbuf, out bytearray, deliver seq, closing]
+
+    def flush(sock: socket.socket, c: list[Any]) -> None:
+        out = c[1]
+        if out:
+            try:
+                n = sock.send(out)
+            except BlockingIOError:
+                n = 0
+            except OSError:
+                drop(sock)
+                return
+            del out[:n]
+        if c[3] and not out:
+            drop(sock)
+            return
+        sel.modify(sock, selectors.EVENT_READ | (selectors.EVENT_WRITE if out else 0), c)
+
+    def drop(sock: socket.socket) -> None:
+        if sock in conns:
+            del conns[sock]
+            sel.unregister(sock)
+            sock.close()
+
+    while True:
+        for key, mask in sel.select():
+            if key.data is None:
+                try:
+                    sock, _ = listen.accept()
+                except BlockingIOError:
+                    continue
+                sock.setblocking(False)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                c = [bytearray(), bytearray(), 1, False]
+                conns[sock] = c
+                sel.register(sock, selectors.EVENT_READ, c)
+                continue
+            sock, c = key.fileobj, key.data
+            if mask & selectors.EVENT_WRITE:
+                flush(sock, c)  # type: ignore[arg-type]
+                if sock not in conns:
+                    continue
+            if not mask & selectors.EVENT_READ:
+                continue
+            try:
+                data = sock.recv(1 << 18)  # type: ignore[union-attr]
+            except BlockingIOError:
+                continue
+            except OSError:
+                data = b""
+            if not data:
+                drop(sock)  # type: ignore[arg-type]
+                continue
+            buf = c[0]
+            buf += data
+            off, end = 0, len(buf)
+            out = []
+            append = out.append
+            while end - off >= 16:
+                length, cid, _status, seq = unpack(buf, off)
+                if end - off < length:
+                    break
+                if cid == _SUBMIT:
+                    counter += 1
+                    mid = b"%x" % counter
+                    append(pack(17 + len(mid), _SUBMIT | _RESP, 0, seq) + mid + b"\x00")
+                    if receipts:
+                        text = b"id:" + mid + text_mid
+                        body = (
+                            dhead + bytes((len(text),)) + text
+                            + b"\x00\x1e" + pack4(len(mid) + 1)[2:] + mid + b"\x00" + state_tlv
+                        )  # fmt: skip
+                        dseq = c[2]
+                        c[2] = dseq + 1
+                        append(pack(16 + len(body), _DELIVER, 0, dseq) + body)
+                elif cid == _DELIVER | _RESP:
+                    pass
+                elif cid == _ENQUIRE:
+                    append(pack(16, _ENQUIRE | _RESP, 0, seq))
+                elif cid in _BIND_IDS:
+                    append(pack(16 + 9, cid | _RESP, 0, seq) + b"fakesmsc\x00")
+                elif cid == _UNBIND:
+                    append(pack(16, _UNBIND | _RESP, 0, seq))
+                    c[3] = True
+                elif not cid & _RESP:
+                    append(pack(16, 0x80000000, 0x00000003, seq))  # generic_nack ESME_RINVCMDID
+                off += length
+            del buf[:off]
+            if out:
+                c[1] += b"".join(out)
+            if c[1] or c[3]:
+                flush(sock, c)  # type: ignore[arg-type]
+
+
+class FakeSmsc:
+    """The fake SMSC as a child process: ``with FakeSmsc(receipts) as smsc: smsc.port``."""
+
+    def __init__(self, receipts: bool) -> None:
+        self.receipts = receipts
+
+    def __enter__(self) -> FakeSmsc:
+        argv = [sys.executable, str(Path(__file__).resolve()), "--_smsc", "1" if self.receipts else "0"]
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line.startswith("PORT "):
+            self.proc.kill()
+            raise SystemExit("the fake SMSC did not start")
+        self.port = int(line.split()[1])
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _smsc_main(receipts: bool, port: int = 0) -> None:
+    listen = socket.socket()
+    listen.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listen.bind(("127.0.0.1", port))
+    listen.listen(64)
+    print(f"PORT {listen.getsockname()[1]}", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        serve(listen, receipts)
+
+
+# -- the client under test (this process) ------------------------------------------
+
+
+def _percentiles(samples: list[float]) -> dict[str, float]:
+    if not samples:
+        return dict.fromkeys(("p50", "p90", "p99", "max"), 0.0)
+    s = sorted(samples)
+    n = len(s)
+    pick = lambda f: round(s[min(n - 1, int(f * n))] * 1000, 3)  # noqa: E731
+    return {"p50": pick(0.50), "p90": pick(0.90), "p99": pick(0.99), "max": round(s[-1] * 1000, 3)}
+
+
+async def _scenario(reactor: Any, opts: argparse.Namespace, window: int, receipts: bool) -> dict[str, Any]:
+    from twisted.internet.defer import Deferred
+
+    from smppd.client import SmppClient
+    from smppd.client.config import ClientConfig
+    from smppd.protocol import SessionConfig
+
+    inflight = opts.inflight or window
+    total = opts.warmup + opts.count
+    with FakeSmsc(receipts) as smsc:
+        config = ClientConfig(
+            endpoints=(f"tcp:127.0.0.1:{smsc.port}",),
+            system_id="bench",
+            password="bench",
+            session=SessionConfig(enquire_link_interval=30.0, response_timeout=30.0, window=window),
+            max_queue=max(100_000, inflight * 2),
+        )
+        client = SmppClient(config, reactor)
+        client.startService()
+        await client.when_bound()
+
+        latency: list[float] = []
+        st = {"sent": 0, "ok": 0, "failed": 0, "outcomes": 0, "delivered": 0, "t_last_ok": 0.0, "t_last_outcome": 0.0}
+        t_start = [0.0]
+        cpu_start = [0.0, 0.0, 0.0]
+        finished: Deferred[None] = Deferred()
+        clock = time.perf_counter
+        deadline = [float("inf")]
+
+        def maybe_done() -> None:
+            if finished.called:
+                return
+            if st["ok"] + st["failed"] < st["sent"]:
+                return
+            if receipts and st["outcomes"] < st["ok"]:
+                return
+            if st["sent"] >= total or clock() >= deadline[0]:
+                finished.callback(None)
+
+        def outcome(result: Any) -> None:
+            st["outcomes"] += 1
+            st["delivered"] += bool(result.delivered)
+            st["t_last_outcome"] = clock()
+            maybe_done()
+
+        def ok(ids: list[str], t0: float) -> None:
+            t = clock()
+            st["ok"] += 1
+            st["t_last_ok"] = t
+            if st["ok"] > opts.warmup:
+                latency.append(t - t0)
+            elif st["ok"] == opts.warmup:
+                start_phase()
+            if receipts:
+                client.outcome(ids).addCallbacks(outcome, failed_outcome)
+            send_one()
+
+        def failed(failure: Any) -> None:
+            st["failed"] += 1
+            if st["failed"] <= 3:
+                print(f"  send failed: {failure.getErrorMessage()}", file=sys.stderr)
+            send_one()
+
+        def failed_outcome(failure: Any) -> None:
+            st["outcomes"] += 1
+            maybe_done()
+
+        def send_one() -> None:
+            n = st["sent"]
+            if n >= total or (n >= opts.warmup and clock() >= deadline[0]):
+                maybe_done()
+                return
+            st["sent"] = n + 1
+            d = client.send_message(SOURCE, DESTINATION, f"bench message {n % 1000000:06d}", receipt=receipts)
+            d.addCallbacks(ok, failed, callbackArgs=(clock(),))
+
+        def start_phase() -> None:
+            t_start[0] = clock()
+            deadline[0] = t_start[0] + opts.duration
+            cpu_start[0] = time.process_time()
+            cpu_start[2] = os.times().system
+            cpu_start[1] = smsc.cpu_seconds()
+            st["ok_at_start"] = st["ok"]
+            st["outcomes_at_start"] = st["outcomes"]
+
+        if opts.warmup == 0:
+            start_phase()
+        profiler = cProfile.Profile() if opts.profile else None
+        gc.collect()
+        if profiler:
+            profiler.enable()
+        for _ in range(inflight):
+            send_one()
+        await finished
+        if profiler:
+            profiler.disable()
+        t_end = clock()
+        client_cpu = time.process_time() - cpu_start[0]
+        client_sys = os.times().system - cpu_start[2]
+        smsc_cpu = smsc.cpu_seconds() - cpu_start[1]
+        measured = st["ok"] - st["ok_at_start"]
+        send_phase = max(1e-9, st["t_last_ok"] - t_start[0])
+        await client.stopService()
+    result: dict[str, Any] = {
+        "window": window,
+        "receipts": receipts,
+        "inflight": inflight,
+        "messages": measured,
+        "failed": st["failed"],
+        "msg_per_s": round(measured / send_phase, 1),
+        "send_phase_s": round(send_phase, 3),
+        "latency_ms": _percentiles(latency),
+        "client_cpu_us_per_msg": round(client_cpu / max(1, measured) * 1e6, 1),
+        "client_sys_us_per_msg": round(client_sys / max(1, measured) * 1e6, 1),
+        "smsc_cpu_us_per_msg": round(smsc_cpu / max(1, measured) * 1e6, 1),
+    }
+    if receipts:
+        outcomes = st["outcomes"] - st["outcomes_at_start"]
+        result["outcomes"] = outcomes
+        result["delivered"] = st["delivered"]
+        result["outcomes_per_s"] = round(outcomes / max(1e-9, st["t_last_outcome"] - t_start[0]), 1)
+        result["total_s"] = round(t_end - t_start[0], 3)
+    if profiler:
+        stats = pstats.Stats(profiler)
+        stats.sort_stats(opts.sort)
+        print(f"\n--- cProfile, window {window}{' receipts' if receipts else ''} ---")
+        stats.print_stats(opts.top)
+    return result
+
+
+def inproc(opts: argparse.Namespace, window: int, receipts: bool) -> dict[str, Any]:
+    """The client's CPU per message without sockets or reactor: one bind over an in-memory
+    transport on a fake clock; each round sends ``window`` messages and feeds their
+    responses (and receipts) back as one read, like the fake SMSC does."""
+    from twisted.internet.task import Clock
+    from twisted.internet.testing import StringTransport
+
+    from smppd.client import SmppClient
+    from smppd.client.config import ClientConfig
+    from smppd.protocol import SessionConfig
+
+    clock = Clock()
+    clock.advance(1_700_000_000)
+    client = SmppClient(
+        ClientConfig(system_id="bench", password="bench", session=SessionConfig(enquire_link_interval=None, window=window)),
+        clock,
+    )
+    proto = client._make_protocol()
+    transport = StringTransport()
+    proto.makeConnection(transport)
+    client._bind(client._binds[0], proto)
+    seq = HEADER.unpack_from(transport.value())[3]
+    transport.clear()
+    proto.dataReceived(HEADER.pack(25, 0x80000009, 0, seq) + b"fakesmsc\x00")
+    assert client.bound_count == 1
+    dhead = _deliver_head()
+    stamp = b"2611260000"
+    text_mid = b" sub:001 dlvrd:001 submit date:" + stamp + b" done date:" + stamp + b" stat:DELIVRD err:000 text:bench"
+    st = {"ok": 0, "outcomes": 0}
+
+    def ok(ids: list[str]) -> None:
+        st["ok"] += 1
+        if receipts:
+            client.outcome(ids).addCallback(outcome)
+
+    def outcome(_: Any) -> None:
+        st["outcomes"] += 1
+
+    counter, dseq = 0x10000, 1
+    total = opts.warmup + opts.count
+    profiler = cProfile.Profile() if opts.profile else None
+    n = n0 = 0
+    t0 = c0 = 0.0
+    while n < total:
+        if n >= opts.warmup and not t0:
+            gc.collect()
+            t0, c0 = time.perf_counter(), time.process_time()
+            n0 = n
+            if profiler:
+                profiler.enable()
+        for _ in range(window):
+            client.send_message(SOURCE, DESTINATION, f"bench message {n % 1000000:06d}", receipt=receipts).addCallback(ok)
+            n += 1
+        data = transport.value()
+        transport.clear()
+        out = []
+        off = 0
+        while off < len(data):
+            length, _cid, _status, s = HEADER.unpack_from(data, off)
+            counter += 1
+            mid = b"%x" % counter
+            out.append(HEADER.pack(17 + len(mid), _SUBMIT | _RESP, 0, s) + mid + b"\x00")
+            if receipts:
+                text = b"id:" + mid + text_mid
+                body = dhead + bytes((len(text),)) + text + b"\x00\x1e" + _I4.pack(len(mid) + 1)[2:] + mid
+                body += b"\x00\x04\x27\x00\x01\x02"
+                out.append(HEADER.pack(16 + len(body), _DELIVER, 0, dseq) + body)
+                dseq += 1
+            off += length
+        proto.dataReceived(b"".join(out))
+        transport.clear()  # deliver_sm_resp
+    if profiler:
+        profiler.disable()
+    cpu = time.process_time() - c0
+    wall = time.perf_counter() - t0
+    measured = n - n0
+    assert st["ok"] == n and (not receipts or st["outcomes"] == n), st
+    if profiler:
+        stats = pstats.Stats(profiler)
+        stats.sort_stats(opts.sort)
+        print(f"\n--- cProfile in process, window {window}{' receipts' if receipts else ''} ---")
+        stats.print_stats(opts.top)
+    return {
+        "window": window,
+        "receipts": receipts,
+        "messages": measured,
+        "cpu_us_per_msg": round(cpu / measured * 1e6, 2),
+        "msg_per_s_one_core": round(measured / cpu, 1),
+        "wall_s": round(wall, 3),
+    }
+
+
+def _loadgen_ceiling(opts: argparse.Namespace, receipts: bool) -> dict[str, Any]:
+    """The fake SMSC driven by the Rust loadgen: how fast it answers one bind at window 64."""
+    with FakeSmsc(receipts) as smsc:
+        cpu0 = smsc.cpu_seconds()
+        argv = [
+            opts.loadgen, "--host", "127.0.0.1", "--port", str(smsc.port), "--system-id", "bench",
+            "--password", "bench", "--bind", "trx", "--conns", "1", "--window", "64",
+            "--count", str(opts.loadgen_count), "--duration", str(opts.duration), "--text-len", "20",
+            "--coding", "gsm7", "--registered-delivery", "1" if receipts else "0",
+        ]  # fmt: skip
+        if receipts:
+            argv += ["--wait-dlr", "10"]
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=opts.duration + 60)
+        if out.returncode:
+            raise SystemExit(f"smpp-loadgen failed: {out.stderr.strip()}")
+        raw = json.loads(out.stdout.strip().splitlines()[-1])
+        cpu = smsc.cpu_seconds() - cpu0
+    return {
+        "receipts": receipts,
+        "msg_per_s": raw["throughput_per_s"],
+        "messages": raw["resp_ok"],
+        "dlr_matched": raw["dlr_matched"],
+        "smsc_cpu_us_per_msg": round(cpu / max(1, raw["resp_ok"]) * 1e6, 2),
+        "latency_ms": {q: raw[f"latency_{q}_ms"] for q in ("p50", "p90", "p99", "max")},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--windows", default="1,10,64", help="window sizes, one bind each (default 1,10,64)")
+    parser.add_argument("--receipts", default="off,on", help="off and/or on (receipt=True, outcomes awaited)")
+    parser.add_argument("--count", type=int, default=50_000, help="messages measured per scenario, at most")
+    parser.add_argument("--warmup", type=int, default=2_000, help="messages sent before measuring")
+    parser.add_argument("--duration", type=float, default=15.0, help="seconds of sending per scenario, at most")
+    parser.add_argument("--inflight", type=int, default=0, help="send_message calls outstanding (default: window)")
+    parser.add_argument("--repeat", type=int, default=1, help="run the whole set this many times")
+    parser.add_argument("--loadgen", default=LOADGEN, help="smpp-loadgen binary for the SMSC ceiling")
+    parser.add_argument("--loadgen-count", type=int, default=300_000)
+    parser.add_argument("--no-ceiling", action="store_true", help="skip the fake SMSC ceiling (loadgen)")
+    parser.add_argument("--profile", action="store_true", help="cProfile the client during each scenario")
+    parser.add_argument("--sort", default="tottime", help="cProfile sort key (tottime, cumulative)")
+    parser.add_argument("--top", type=int, default=35, help="rows of the cProfile listing")
+    parser.add_argument("--json", action="store_true", help="one JSON object instead of a table")
+    parser.add_argument("--no-gc", action="store_true", help="gc.disable() in the client (a diagnostic)")
+    parser.add_argument("--inproc", action="store_true", help="CPU per message without sockets (fake clock)")
+    parser.add_argument("--smsc", action="store_true", help="only run the fake SMSC in the foreground")
+    parser.add_argument("--smsc-receipts", action="store_true", help="with --smsc: send receipts")
+    parser.add_argument("--port", type=int, default=0, help="with --smsc: port to listen on")
+    parser.add_argument("--_smsc", help=argparse.SUPPRESS)
+    opts = parser.parse_args()
+    if opts._smsc is not None:
+        _smsc_main(opts._smsc == "1")
+        return
+    if opts.smsc:
+        _smsc_main(opts.smsc_receipts, opts.port)
+        return
+
+    if opts.no_gc:
+        gc.disable()
+    if opts.inproc:
+        rows = []
+        for dlr in [r == "on" for r in opts.receipts.split(",") if r]:
+            for window in [int(w) for w in opts.windows.split(",") if w]:
+                for _ in range(opts.repeat):
+                    r = inproc(opts, window, dlr)
+                    rows.append(r)
+                    if not opts.json:
+                        print(
+                            f"  in process, window {window:<3}{' receipts' if dlr else '         '}"
+                            f" {r['cpu_us_per_msg']:>7.2f} us/msg  ({r['msg_per_s_one_core']:>9,.0f}/s on one core)"
+                        )
+        if opts.json:
+            print(json.dumps({"python": sys.version.split()[0], "inproc": rows}))
+        return
+
+    from twisted.internet import epollreactor
+
+    epollreactor.install()
+    from twisted.internet import reactor
+    from twisted.internet.defer import ensureDeferred
+    from twisted.logger import globalLogBeginner
+
+    globalLogBeginner.beginLoggingTo([], discardBuffer=True, redirectStandardIO=False)
+
+    windows = [int(w) for w in opts.windows.split(",") if w]
+    receipts = [r == "on" for r in opts.receipts.split(",") if r]
+    report: dict[str, Any] = {
+        "python": sys.version.split()[0],
+        "cpus": os.cpu_count(),
+        "loadavg": os.getloadavg()[0],
+        "count": opts.count,
+        "duration": opts.duration,
+        "scenarios": [],
+    }
+    if not opts.json:
+        print(
+            f"CPython {report['python']}, {report['cpus']} CPU(s), load {report['loadavg']:.2f}; one bind; "
+            f"at most {opts.count:,} messages or {opts.duration:g} s per scenario (after {opts.warmup:,} warm-up)"
+        )
+        print(
+            f"  {'scenario':<22} {'msg/s':>9} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8}"
+            f" {'cli us/msg':>10} {'smsc us':>8} {'outcomes/s':>10}"
+        )
+
+    async def run() -> None:
+        for _ in range(opts.repeat):
+            for dlr in receipts:
+                for window in windows:
+                    r = await _scenario(reactor, opts, window, dlr)
+                    r["name"] = f"window {window}{' receipts' if dlr else ''}"
+                    report["scenarios"].append(r)
+                    if not opts.json:
+                        _print_row(r)
+
+    failure: list[Any] = []
+
+    def stop(result: Any) -> None:
+        if hasattr(result, "getTraceback"):
+            failure.append(result)
+        reactor.stop()
+
+    reactor.callWhenRunning(lambda: ensureDeferred(run()).addBoth(stop))
+    reactor.run()
+    if failure:
+        print(failure[0].getTraceback(), file=sys.stderr)
+        raise SystemExit(1)
+
+    if not opts.no_ceiling and Path(opts.loadgen).exists():
+        report["smsc_ceiling"] = []
+        for dlr in receipts:
+            r = _loadgen_ceiling(opts, dlr)
+            report["smsc_ceiling"].append(r)
+            if not opts.json:
+                lat = r["latency_ms"]
+                print(
+                    f"  {'fake SMSC ceiling' + (' rcpt' if dlr else ''):<22} {r['msg_per_s']:>9,.0f}"
+                    f" {lat['p50']:>8.2f} {lat['p90']:>8.2f} {lat['p99']:>8.2f} {lat['max']:>8.2f}"
+                    f" {'(loadgen)':>10} {r['smsc_cpu_us_per_msg']:>8}"
+                )
+    if opts.json:
+        print(json.dumps(report))
+
+
+def _print_row(r: dict[str, Any]) -> None:
+    lat = r["latency_ms"]
+    outcomes = f"{r['outcomes_per_s']:>10,.0f}" if r["receipts"] else f"{'-':>10}"
+    print(
+        f"  {r['name']:<22} {r['msg_per_s']:>9,.0f} {lat['p50']:>8.2f} {lat['p90']:>8.2f}"
+        f" {lat['p99']:>8.2f} {lat['max']:>8.2f} {r['client_cpu_us_per_msg']:>10} {r['smsc_cpu_us_per_msg']:>8}"
+        f" {outcomes}" + (f"  ({r['failed']} failed)" if r["failed"] else "")
+        + (f"  ({r['outcomes']:,} outcomes, {r['delivered']:,} delivered)" if r["receipts"] else "")
+    )
+
+
+if __name__ == "__main__":
+    main()
