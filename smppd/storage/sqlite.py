@@ -281,7 +281,9 @@ class _SqliteBackend:
                 conn.execute("ROLLBACK")
 
     def _run_all(self, conn: sqlite3.Connection, ops: Sequence[Op]) -> list[object]:
-        """The fast path: consecutive add_messages calls become one executemany."""
+        """The fast path: consecutive add_messages, update_message and
+        outbox_remove calls each become one executemany (a constraint broken
+        anywhere sends the batch to :meth:`_run_each`, which finds the call)."""
         outcomes: list[object] = []
         handlers = self._handlers
         i = 0
@@ -296,6 +298,31 @@ class _SqliteBackend:
                     j += 1
                 conn.executemany(_INSERT_MESSAGE, rows)
                 self.messages += len(rows)
+                outcomes.extend([None] * (j - i))
+                i = j
+            elif kind == _UPDATE:
+                updates: list[tuple[Any, ...]] = []
+                items: list[tuple[Any, ...]] = []
+                j = i
+                while j < n and ops[j][0] == _UPDATE:
+                    message, its = ops[j][1]
+                    updates.append(_update_row(message))
+                    if its:
+                        items.extend(map(outbox_row, its))
+                    j += 1
+                if conn.executemany(_UPDATE_MESSAGE, updates).rowcount != len(updates):
+                    raise StoreError("update of an unknown message_id")
+                if items:
+                    conn.executemany(_INSERT_OUTBOX, items)
+                outcomes.extend([None] * (j - i))
+                i = j
+            elif kind == _OREMOVE:
+                ids: list[tuple[str]] = []
+                j = i
+                while j < n and ops[j][0] == _OREMOVE:
+                    ids.extend((item_id,) for item_id in ops[j][1])
+                    j += 1
+                conn.executemany(_DELETE_OUTBOX, ids)
                 outcomes.extend([None] * (j - i))
                 i = j
             else:

@@ -357,3 +357,25 @@ class DurableStoreContract(StoreContract):
         await gatherResults(writes, consumeErrors=True)
         assert s.commits - before == 3  # 10 rows, 10 rows, then 5 + the 30-row call
         assert (await s.stats()).messages == 55
+
+
+class BatchedWritesContract(DurableStoreContract):
+    """Runs of updates and removals in one batch: one bad call fails alone."""
+
+    @pytest_twisted.ensureDeferred
+    async def test_a_bad_update_among_many_fails_alone(self) -> None:
+        s = self.store()
+        await s.add_messages([message(i) for i in range(10)])
+        await s.outbox_put([item(i) for i in range(5)])
+        self.hold(s)
+        good = [s.update_message(final(message(i)), [item(100 + i)]) for i in range(10)]
+        bad = s.update_message(final(message(99)), [item(200)])
+        removes = [s.outbox_remove([f"o{i:06d}"]) for i in range(5)]
+        self.release(s)
+        error = await failure_of(bad)
+        assert isinstance(error, StoreError)
+        await gatherResults(good + removes)
+        stats = await s.stats()
+        assert stats == StoreStats(messages=10, unfinished=0, outbox=10)
+        pending = {i.item_id for i in await s.outbox_pending()}
+        assert pending == {f"o{100 + i:06d}" for i in range(10)}

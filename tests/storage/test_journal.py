@@ -15,7 +15,7 @@ from smppd.model import StoreStats
 from smppd.pdu.constants import MessageState
 from smppd.storage import JournalStore, StoreError
 from smppd.storage._journal_files import add_line
-from tests.storage.contract import DurableStoreContract, failure_of
+from tests.storage.contract import BatchedWritesContract, failure_of
 from tests.storage.helpers import final, item, logged, message
 
 
@@ -31,7 +31,7 @@ def segments(path: Path) -> list[Path]:
     return sorted(p for p in path.iterdir() if p.name.startswith("segment-"))
 
 
-class TestJournalStore(DurableStoreContract):
+class TestJournalStore(BatchedWritesContract):
     durable = True
 
     def make_store(self, path: Path, **options: Any) -> JournalStore:

@@ -11,11 +11,11 @@ from twisted.internet import reactor
 
 from smppd.model import StoreStats
 from smppd.storage import SqliteStore, StoreError
-from tests.storage.contract import DurableStoreContract, failure_of
+from tests.storage.contract import BatchedWritesContract, failure_of
 from tests.storage.helpers import final, item, message
 
 
-class TestSqliteStore(DurableStoreContract):
+class TestSqliteStore(BatchedWritesContract):
     durable = True
 
     def make_store(self, path: Path, **options: Any) -> SqliteStore:
