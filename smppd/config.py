@@ -60,7 +60,7 @@ class ServerSettings:
     users_file: str | None = None  # None: the demo users
     http: str | None = DEFAULT_SERVER_HTTP  # /metrics, /healthz, /readyz; None: no HTTP endpoint
     webhooks: tuple[WebhookTarget, ...] = ()
-    log: LogSettings = LogSettings()
+    log: LogSettings | None = None  # None: twistd's logging (--logfile, --syslog)
     server: ServerConfig = ServerConfig()
     source: str = "(defaults)"
 
@@ -111,6 +111,7 @@ def parse_server_config(data: Mapping[str, Any], source: str = "(config)") -> Se
     max_connections = limits.number("max_connections", d.max_connections, minimum=1, integer=True)
     default_max_binds = limits.number("default_max_binds", d.default_max_binds, minimum=1, nullable=True, integer=True)
     default_window = limits.number("default_window", d.default_window, minimum=1, integer=True)
+    outbox_high_water = limits.number("outbox_high_water", d.outbox_high_water, minimum=1, integer=True)
     limits.done()
 
     messages = r.section("messages")
@@ -165,7 +166,7 @@ def parse_server_config(data: Mapping[str, Any], source: str = "(config)") -> Se
     )
     retry.done()
     grace = r.number("grace_period", d.grace_period, minimum=0)
-    log_settings = parse_log_settings(r.section("log"))
+    log_settings = parse_log_settings(r.section("log")) if r.has("log") else None
     webhooks = []
     w0 = WebhookTarget("")
     for wr in r.object_list("webhooks"):
@@ -196,6 +197,7 @@ def parse_server_config(data: Mapping[str, Any], source: str = "(config)") -> Se
         max_connections=max_connections,
         default_max_binds=default_max_binds,
         default_window=default_window,
+        outbox_high_water=outbox_high_water,
         message_id_format=id_format,
         default_validity=default_validity,
         max_validity=max_validity,

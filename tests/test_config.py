@@ -30,7 +30,8 @@ def test_example_config_loads():
 
 
 def test_empty_config_is_the_defaults():
-    assert parse_server_config({}) == ServerSettings(source="(config)", log=LogSettings(source="(config)"))
+    assert parse_server_config({}) == ServerSettings(source="(config)")
+    assert parse_server_config({"log": {}}).log == LogSettings(source="(config)")
 
 
 @pytest.mark.parametrize(

@@ -88,7 +88,7 @@ class ClientSettings:
     client: ClientConfig
     http: HttpSettings = HttpSettings()
     webhook: WebhookSettings = WebhookSettings()
-    log: LogSettings = LogSettings()
+    log: LogSettings | None = None  # None: twistd's logging (--logfile, --syslog)
     source: str = "(config)"
 
 
@@ -269,7 +269,7 @@ def parse_client_config(data: Mapping[str, Any], source: str = "(config)") -> Cl
     )
     http = _http(r)
     webhook = _webhook(r)
-    log = parse_log_settings(r.section("log"))
+    log = parse_log_settings(r.section("log")) if r.has("log") else None
     r.done()
     return ClientSettings(client=config, http=http, webhook=webhook, log=log, source=source)
 

@@ -339,7 +339,8 @@ class SmscProtocol(SmppProtocol):
             return DataSmResp(sequence_number=pdu.sequence_number, command_status=status)
         now = self._last_rx
         expiry = pdu.qos_time_to_live
-        expires_at = now + (float(expiry) if expiry else self.smsc.config.default_validity)
+        config = self.smsc.config
+        expires_at = now + (min(float(expiry), config.max_validity) if expiry else config.default_validity)
         message = self._message(pdu, pdu.destination_addr, pdu.dest_addr_ton, pdu.dest_addr_npi, now, None, expires_at)
         self._batch_messages.append(message)
         self._batch_answers.append((C.data_sm_resp, pdu.sequence_number, message.message_id))

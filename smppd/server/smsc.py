@@ -102,6 +102,7 @@ class Smsc:
             clock, config.simulator_rules, default_delay=config.simulator_default_delay
         )
         self.events = events if events is not None else ev.EventBus(clock)
+        self._old_backends: list[Any] = []  # replaced by a reload, finishing what they hold
         self.penalty = penalty
         self.ids = MessageIdGenerator(clock, config.message_id_format)
         self.sessions: set[SmscProtocol] = set()
@@ -193,14 +194,33 @@ class Smsc:
             for call in (self._expiry_call, self._schedule_call):
                 if call is not None and call.active():
                     call.cancel()
-            stop = getattr(self.backend, "stop", None)
-            if stop is not None:
-                stop()
+            for backend in (*self._old_backends, self.backend):
+                stop = getattr(backend, "stop", None)
+                if stop is not None:
+                    stop()
             self.events.stop()
             return self.store.close()
 
         grace.addCallback(finish)
         return grace
+
+    def reconfigure(self, config: ServerConfig) -> None:
+        """Take new settings (SIGHUP): limits, timers, validity, routes, the
+        message-id format, distribution lists, retry policy and, with the
+        default simulator, its rules. New sessions and new messages see them;
+        messages already in the simulator finish as they were going to."""
+        old = self.config
+        self.config = config
+        self._routes = [(re.compile(r.pattern), r.system_id) for r in config.routes]
+        self.ids.format = config.message_id_format
+        if isinstance(self.backend, SimulatorBackend) and (
+            config.simulator_rules != old.simulator_rules
+            or config.simulator_default_delay != old.simulator_default_delay
+        ):
+            self._old_backends.append(self.backend)
+            self.backend = SimulatorBackend(
+                self.clock, config.simulator_rules, default_delay=config.simulator_default_delay
+            )
 
     # -- sessions --------------------------------------------------------------
 
@@ -286,12 +306,14 @@ class Smsc:
 
     def take_token(self, system_id: str, rate: float, now: float) -> bool:
         """Whether ``system_id`` may submit one more message now (token bucket,
-        burst of one second's worth)."""
+        burst of one second's worth, and at least one message: a rate below
+        1/s allows one message every 1/rate seconds)."""
+        capacity = rate if rate >= 1.0 else 1.0
         bucket = self._buckets.get(system_id)
         if bucket is None:
-            bucket = self._buckets[system_id] = _Bucket(rate, now)
+            bucket = self._buckets[system_id] = _Bucket(capacity, now)
         else:
-            bucket.tokens = min(rate, bucket.tokens + (now - bucket.last) * rate)
+            bucket.tokens = min(capacity, bucket.tokens + (now - bucket.last) * rate)
             bucket.last = now
         if bucket.tokens >= 1.0:
             bucket.tokens -= 1.0

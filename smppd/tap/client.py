@@ -100,7 +100,8 @@ class ClientProcess(service.MultiService):
     def setServiceParent(self, parent: Any) -> None:
         """Under twistd, log as the configuration's ``log`` section says
         (embedded in another application, that application owns logging)."""
-        attach_observer(parent, make_observer(self.settings.log))
+        if self.settings.log is not None:  # else twistd's own --logfile / --syslog
+            attach_observer(parent, make_observer(self.settings.log))
         super().setServiceParent(parent)
 
     @inlineCallbacks

@@ -157,7 +157,8 @@ class SmscService(service.MultiService):
     def setServiceParent(self, parent: Any) -> None:
         """Under twistd, log as the configuration's ``log`` section says
         (embedded in another application, that application owns logging)."""
-        attach_observer(parent, make_observer(self.settings.log))
+        if self.settings.log is not None:  # else twistd's own --logfile / --syslog
+            attach_observer(parent, make_observer(self.settings.log))
         super().setServiceParent(parent)
 
     def privilegedStartService(self) -> None:
@@ -184,6 +185,8 @@ class SmscService(service.MultiService):
     @inlineCallbacks
     def startService(self) -> Any:
         super().startService()
+        if hasattr(signal, "SIGHUP"):  # early: a SIGHUP during start-up must not kill us
+            self._previous_sighup = signal.signal(signal.SIGHUP, self._sighup)
         if self.demo:
             log.warn(
                 "demo users are active ({users}): configure users_file before real use",
@@ -218,8 +221,6 @@ class SmscService(service.MultiService):
         tune_gc()
         if self.settings.http:
             yield self._listen_http(self.settings.http)
-        if hasattr(signal, "SIGHUP"):
-            self._previous_sighup = signal.signal(signal.SIGHUP, self._sighup)
 
     @inlineCallbacks
     def _listen_http(self, spec: str) -> Any:
@@ -251,10 +252,9 @@ class SmscService(service.MultiService):
             return
         if users is not None:
             self.authenticator.reload(users)
-        # Limits and timers apply to new sessions and new messages; listening
-        # endpoints and the store need a restart to change.
-        new = settings.server
-        self.smsc.config = attrs.evolve(new)
+        # Listening endpoints, the store, the HTTP endpoint, logging and webhooks
+        # need a restart to change; everything else applies from now on.
+        self.smsc.reconfigure(settings.server)
         log.info("configuration reloaded from {source}", source=settings.source)
 
     @inlineCallbacks

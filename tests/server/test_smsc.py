@@ -516,3 +516,26 @@ def test_finished_messages_leave_nothing_behind():
     h.clock.advance(1)  # the next submit re-arms the expiry timer and drops empty buckets
     h.request(proto, transport, submit(sequence_number=500))
     assert len(h.smsc._expiry_buckets) == 1
+
+
+def test_throughput_below_one_per_second_still_lets_messages_through():
+    h = Harness(accounts=[account("alice", throughput=0.5)])
+    proto, transport = h.bind()
+    statuses = {a.sequence_number: a.command_status for a in h.request(proto, transport, submit(sequence_number=1), submit(sequence_number=2))}
+    assert statuses == {1: 0, 2: S.ESME_RTHROTTLED}
+    h.clock.advance(2)
+    assert h.request(proto, transport, submit(sequence_number=3))[0].command_status == 0
+
+
+def test_reconfigure_takes_new_routes_and_simulator_rules():
+    h = Harness(ServerConfig(simulator_default_delay=0.0))
+    proto, transport = h.bind()
+    h.smsc.reconfigure(ServerConfig(simulator_rules=(SimulatorRule("4477", MessageState.REJECTED, 0.0),), message_id_format="decimal"))
+    (resp,) = h.request(proto, transport, submit(registered_delivery=1))
+    assert resp.message_id.isdigit()
+    (receipt,) = h.ack_all(proto, transport)
+    assert receipt.message_state == MessageState.REJECTED
+    h.smsc.reconfigure(ServerConfig(routes=(Route("^4477", "bob"),)))
+    h.request(proto, transport, submit(sequence_number=11, registered_delivery=1))
+    assert h.ack_all(proto, transport) == []
+    assert len(h.smsc.dispatchers["bob"]) == 1
