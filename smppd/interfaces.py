@@ -53,6 +53,10 @@ class IMessageStore(Interface):
         """Replace a stored message by id and add ``outbox`` items, atomically
         (a final state and the receipt it causes are written together)."""
 
+    def update_messages(updates: Sequence[tuple[Message, Sequence[OutboxItem]]]) -> Deferred[None]:
+        """Many ``update_message`` calls as one (all or none): the SMSC finishes
+        messages in batches and needs one answer for the batch."""
+
     def get_message(message_id: str) -> Deferred[Message | None]:
         """The message with this id, or None."""
 

@@ -468,57 +468,52 @@ class Smsc:
         return self.finish_many([(m, state, error_code)])
 
     def finish_many(self, entries: Sequence[tuple[Message, int, int]]) -> Deferred[None]:
-        """Move messages to final states; persist each with the receipt it causes.
-
-        The receipts go to the outbox once the store has the final states.
-        """
+        """Move messages to final states; persist them with the receipts they
+        cause, in one store call; the receipts go to the outbox once the store
+        has the final states."""
         now = self.clock.seconds()
         receipt_validity = now + self.config.receipt_validity
         publish = self.events.publish if self.events else None
-        writes = []
-        pending_items: list[OutboxItem] = []
+        updates: list[tuple[Message, list[OutboxItem]]] = []
+        all_items: list[OutboxItem] = []
         delivered = 0
         for m, state, error_code in entries:
             self._untrack(m)
             final = finished(m, state, now, error_code)
             if needs_receipt(final):
-                items = [
-                    OutboxItem(
-                        self.ids.next(),
-                        m.system_id,
-                        OutboxItem.RECEIPT,
-                        m.message_id,
-                        receipt_pdu(final),
-                        now,
-                        receipt_validity,
-                    )
-                ]
-            else:
-                items = []
-            d = self.store.update_message(final, items)
-            if d.called:  # the memory store: already done
-                d.addErrback(self._store_failed, "update")
-                pending_items += items
-            else:
-                self._pending_writes.add(d)
-                d.addBoth(self._write_done, d)
-                d.addCallbacks(
-                    self._finished_stored, self._store_failed, callbackArgs=(items,), errbackArgs=("update",)
+                item = OutboxItem(
+                    self.ids.next(),
+                    m.system_id,
+                    OutboxItem.RECEIPT,
+                    m.message_id,
+                    receipt_pdu(final),
+                    now,
+                    receipt_validity,
                 )
-                writes.append(d)
+                updates.append((final, [item]))
+                all_items.append(item)
+            else:
+                updates.append((final, []))
             if state == MessageState.DELIVERED:
                 delivered += 1
             if publish is not None:
-                self._publish_final(publish, final, bool(items))
+                self._publish_final(publish, final, final.registered_delivery & 0x03 != 0 and needs_receipt(final))
         self.counters["delivered"] += delivered
         self.counters["failed"] += len(entries) - delivered
-        if pending_items:
-            self._finished_stored(None, pending_items)
-        if not writes:
-            return succeed(None)
-        if len(writes) == 1:
-            return writes[0]
-        return DeferredList(writes, consumeErrors=True).addCallback(lambda _: None)
+        batch = getattr(self.store, "update_messages", None)
+        if batch is not None:
+            d = batch(updates)
+        elif len(updates) == 1:
+            d = self.store.update_message(*updates[0])
+        else:
+            d = DeferredList(
+                [self.store.update_message(f, its) for f, its in updates], fireOnOneErrback=True, consumeErrors=True
+            )
+        if not d.called:
+            self._pending_writes.add(d)
+            d.addBoth(self._write_done, d)
+        d.addCallbacks(self._finished_stored, self._store_failed, callbackArgs=(all_items,), errbackArgs=("update",))
+        return d.addCallback(lambda _: None)
 
     def _publish_final(self, publish: Any, final: Message, receipt: bool) -> None:
         now = final.final_at or 0.0

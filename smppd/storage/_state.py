@@ -54,6 +54,15 @@ class MemoryState:
         if outbox:
             self.check_new_items(outbox)
 
+    def check_updates(self, updates: Sequence[tuple[Message, Sequence[OutboxItem]]]) -> None:
+        items: list[OutboxItem] = []
+        for message, outbox in updates:
+            if message.message_id not in self.messages:
+                raise StoreError(f"update of an unknown message_id: {message.message_id!r}")
+            items.extend(outbox)
+        if items:
+            self.check_new_items(items)
+
     def update_message(
         self, message: Message, outbox: Sequence[OutboxItem], *, checked: bool = False
     ) -> None:

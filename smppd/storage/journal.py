@@ -240,6 +240,22 @@ class JournalStore:
         state.update_message(message, outbox, checked=True)
         return self._append(data, 1 + len(outbox))
 
+    def update_messages(self, updates: Sequence[tuple[Message, Sequence[OutboxItem]]]) -> Deferred[None]:
+        state = self._state
+        if state is None:
+            return self._when_open(self.update_messages, updates)
+        refusal = self._refusal()
+        if refusal is not None:
+            return fail(refusal)
+        try:
+            state.check_updates(updates)
+            data = b"".join(files.update_line(message, outbox) for message, outbox in updates)
+        except (StoreError, TypeError, ValueError) as e:
+            return fail(e if isinstance(e, StoreError) else StoreError(f"update_messages: {e}"))
+        for message, outbox in updates:
+            state.update_message(message, outbox, checked=True)
+        return self._append(data, sum(1 + len(outbox) for _, outbox in updates))
+
     def outbox_put(self, items: Sequence[OutboxItem]) -> Deferred[None]:
         state = self._state
         if state is None:

@@ -55,6 +55,18 @@ class MemoryStore:
             return fail(e)
         return succeed(None)
 
+    def update_messages(self, updates: Sequence[tuple[Message, Sequence[OutboxItem]]]) -> Deferred[None]:
+        if self._closed:
+            return self._refused()
+        state = self._state
+        try:
+            state.check_updates(updates)
+        except StoreError as e:
+            return fail(e)
+        for message, outbox in updates:
+            state.update_message(message, outbox, checked=True)
+        return succeed(None)
+
     def get_message(self, message_id: str) -> Deferred[Message | None]:
         return succeed(self._state.get_message(message_id))
 

@@ -131,7 +131,7 @@ _DELETE_OUTBOX = "DELETE FROM outbox WHERE item_id = ?"
 _SELECT_PENDING = f"SELECT {_O_COLS} FROM outbox ORDER BY created_at, seq"
 
 # operation kinds (the first element of every queued op)
-_ADD, _UPDATE, _OPUT, _OUPDATE, _OREMOVE, _GET, _UNFIN, _PENDING, _STATS, _CHECK = range(10)
+_ADD, _UPDATE, _OPUT, _OUPDATE, _OREMOVE, _GET, _UNFIN, _PENDING, _STATS, _CHECK, _UPDATES = range(11)
 
 Op = tuple[int, Any]
 
@@ -144,6 +144,8 @@ def _weight(op: Op) -> int:
         return max(len(payload), 1)
     if kind == _UPDATE:
         return 1 + len(payload[1])
+    if kind == _UPDATES:
+        return sum(1 + len(items) for _, items in payload)
     return 1
 
 
@@ -176,6 +178,7 @@ class _SqliteBackend:
         self.identity: tuple[int, int] | None = None
         self._handlers: dict[int, Callable[[Any], object]] = {
             _UPDATE: self._update,
+            _UPDATES: self._update_many,
             _OPUT: self._outbox_put,
             _OUPDATE: self._outbox_update,
             _OREMOVE: self._outbox_remove,
@@ -300,15 +303,16 @@ class _SqliteBackend:
                 self.messages += len(rows)
                 outcomes.extend([None] * (j - i))
                 i = j
-            elif kind == _UPDATE:
+            elif kind in (_UPDATE, _UPDATES):
                 updates: list[tuple[Any, ...]] = []
                 items: list[tuple[Any, ...]] = []
                 j = i
-                while j < n and ops[j][0] == _UPDATE:
-                    message, its = ops[j][1]
-                    updates.append(_update_row(message))
-                    if its:
-                        items.extend(map(outbox_row, its))
+                while j < n and ops[j][0] in (_UPDATE, _UPDATES):
+                    pairs = (ops[j][1],) if ops[j][0] == _UPDATE else ops[j][1]
+                    for message, its in pairs:
+                        updates.append(_update_row(message))
+                        if its:
+                            items.extend(map(outbox_row, its))
                     j += 1
                 if conn.executemany(_UPDATE_MESSAGE, updates).rowcount != len(updates):
                     raise StoreError("update of an unknown message_id")
@@ -364,8 +368,14 @@ class _SqliteBackend:
                 for message_id in ids:
                     if conn.execute(_SELECT_MESSAGE, (message_id,)).fetchone() is not None:
                         return StoreError(f"message_id already stored: {message_id!r}")
-            if kind in (_OPUT, _UPDATE):
-                items = payload if kind == _OPUT else payload[1]
+            if kind in (_OPUT, _UPDATE, _UPDATES):
+                items = (
+                    payload
+                    if kind == _OPUT
+                    else payload[1]
+                    if kind == _UPDATE
+                    else [i for _, its in payload for i in its]
+                )
                 item_ids = [item.item_id for item in items]
                 if len(set(item_ids)) != len(item_ids):
                     return StoreError("item_id repeated within one outbox call")
@@ -390,6 +400,10 @@ class _SqliteBackend:
             raise StoreError(f"update of an unknown message_id: {message.message_id!r}")
         if items:
             conn.executemany(_INSERT_OUTBOX, map(outbox_row, items))
+
+    def _update_many(self, pairs: Sequence[tuple[Message, Sequence[OutboxItem]]]) -> None:
+        for pair in pairs:
+            self._update(pair)
 
     def _outbox_put(self, items: Sequence[OutboxItem]) -> None:
         assert self.conn is not None
@@ -528,6 +542,9 @@ class SqliteStore:
 
     def update_message(self, message: Message, outbox: Sequence[OutboxItem] = ()) -> Deferred[None]:
         return self._writer.submit((_UPDATE, (message, tuple(outbox))))
+
+    def update_messages(self, updates: Sequence[tuple[Message, Sequence[OutboxItem]]]) -> Deferred[None]:
+        return self._writer.submit((_UPDATES, tuple((m, tuple(items)) for m, items in updates)))
 
     def get_message(self, message_id: str) -> Deferred[Message | None]:
         return self._writer.submit((_GET, message_id))

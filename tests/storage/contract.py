@@ -164,6 +164,20 @@ class StoreContract:
         assert await s.outbox_pending() == [item(1)]
 
     @pytest_twisted.ensureDeferred
+    async def test_update_messages_all_or_none(self) -> None:
+        s = self.store()
+        await s.add_messages([message(i) for i in range(6)])
+        await s.update_messages([(final(message(i)), [item(i)]) for i in range(3)])
+        assert await s.stats() == StoreStats(messages=6, unfinished=3, outbox=3)
+        assert await s.get_message("m000001") == final(message(1))
+        e = await failure_of(s.update_messages([(final(message(4)), []), (final(message(77)), [])]))
+        assert isinstance(e, StoreError)
+        e = await failure_of(s.update_messages([(final(message(4)), [item(9)]), (final(message(5)), [item(9)])]))
+        assert isinstance(e, StoreError)
+        assert await s.get_message("m000004") == message(4)  # none of a failed batch applied
+        assert await s.stats() == StoreStats(messages=6, unfinished=3, outbox=3)
+
+    @pytest_twisted.ensureDeferred
     async def test_unfinished_excludes_final_states(self) -> None:
         s = self.store()
         states = NON_FINAL + FINALS
