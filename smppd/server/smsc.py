@@ -122,6 +122,8 @@ class Smsc:
         self._schedule_call: Any = None
         self._buckets: dict[str, _Bucket] = {}
         self.backlogged: set[str] = set()
+        self._removals: list[str] = []
+        self._removal_call: Any = None
         self._pending_writes: set[Deferred[Any]] = set()
         self.accepting = True
         self.stats = ServiceStats()
@@ -189,6 +191,7 @@ class Smsc:
         def finish(_: object) -> Deferred[None]:
             for p in list(self.sessions):
                 p.abort()
+            self._flush_removals()
             for disp in self.dispatchers.values():
                 disp.stop()
             for call in (self._expiry_call, self._schedule_call):
@@ -627,7 +630,18 @@ class Smsc:
         self.store.outbox_update([item]).addErrback(self._store_failed, "outbox_update")
 
     def _remove_items(self, ids: list[str]) -> None:
-        self.store.outbox_remove(ids).addErrback(self._store_failed, "outbox_remove")
+        """Remove delivered/expired items: one store call per reactor turn."""
+        self._removals.extend(ids)
+        if self._removal_call is None:
+            self._removal_call = self.clock.callLater(0, self._flush_removals)
+
+    def _flush_removals(self) -> None:
+        if self._removal_call is not None and self._removal_call.active():
+            self._removal_call.cancel()
+        self._removal_call = None
+        ids, self._removals = self._removals, []
+        if ids:
+            self.store.outbox_remove(ids).addErrback(self._store_failed, "outbox_remove")
 
     # -- timers ----------------------------------------------------------------
 
