@@ -122,20 +122,3 @@ def gauge(name: str, documentation: str, value: float, labels: dict[str, str] | 
     family.add_metric(list(labels.values()), value)
     return family
 
-
-class MetricsResource:
-    """Builds the twisted.web resource serving ``registry`` at ``/metrics``."""
-
-    @staticmethod
-    def build(registry: Any) -> Any:
-        from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
-        from twisted.web import resource
-
-        class Metrics(resource.Resource):
-            isLeaf = True
-
-            def render_GET(self, request: Any) -> bytes:
-                request.setHeader(b"content-type", CONTENT_TYPE_LATEST.encode())
-                return generate_latest(registry)
-
-        return Metrics()

@@ -46,11 +46,12 @@ from twisted.web.server import NOT_DONE_YET
 from smppd.client.client import SendError, SmppClient
 from smppd.client.receipts import MessageOutcome
 from smppd.client.settings import HttpSettings
-from smppd.metrics import FunctionCollector, MetricsResource
+from smppd.metrics import FunctionCollector
 from smppd.pdu import CommandStatus, status_name
 from smppd.text.encoding import ENCODINGS
 from smppd.text.receipt import stat_for_state
 from smppd.text.split import METHODS
+from smppd.web import MetricsResource
 
 log = Logger()
 S = CommandStatus
@@ -228,7 +229,7 @@ class _Root(resource.Resource):
         self.putChild(b"readyz", _Ready(api.client))
         registry = CollectorRegistry(auto_describe=False)
         registry.register(FunctionCollector(client_metrics(api.client)))
-        self.putChild(b"metrics", MetricsResource.build(registry))
+        self.putChild(b"metrics", MetricsResource(registry))
 
     def getChild(self, path: bytes, request: server.Request) -> resource.Resource:
         return _NotFound()

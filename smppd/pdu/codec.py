@@ -19,7 +19,7 @@ from typing import Any
 
 import attrs
 
-from smppd.pdu.constants import HEADER_LENGTH, CommandStatus, DestFlag, status_name
+from smppd.pdu.constants import HEADER_LENGTH, CommandStatus, DestFlag
 from smppd.pdu.errors import PduDecodeError, PduEncodeError
 from smppd.pdu.operations import (
     PDU_BY_COMMAND_ID,
@@ -526,6 +526,3 @@ def encode_pdu(pdu: Pdu) -> bytes:
     except (AttributeError, TypeError, ValueError, UnicodeError, struct.error, OverflowError) as e:
         raise _diagnose(pdu, e) from e
 
-
-def describe_status(status: int) -> str:
-    return status_name(status)

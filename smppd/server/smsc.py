@@ -764,8 +764,5 @@ class Smsc:
 
     # -- helpers for sessions ----------------------------------------------------
 
-    def new_message(self, system_id: str, fields: dict[str, Any]) -> Message:
-        return Message(message_id=self.ids.next(), system_id=system_id, **fields)
-
     def expand_destinations(self, dl_name: str) -> Sequence[str] | None:
         return self.config.distribution_lists.get(dl_name)

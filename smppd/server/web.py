@@ -13,13 +13,13 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 from twisted.web import resource, server
 
 from smppd.metrics import FunctionCollector, pdu_families
 from smppd.server.smsc import Smsc
+from smppd.web import MetricsResource
 
 
 def smsc_metrics(smsc: Smsc) -> Callable[[], Iterator[Any]]:
@@ -84,18 +84,6 @@ def smsc_metrics(smsc: Smsc) -> Callable[[], Iterator[Any]]:
     return collect
 
 
-class Metrics(resource.Resource):
-    isLeaf = True
-
-    def __init__(self, registry: CollectorRegistry) -> None:
-        super().__init__()
-        self.registry = registry
-
-    def render_GET(self, request: server.Request) -> bytes:
-        request.setHeader(b"content-type", CONTENT_TYPE_LATEST.encode())
-        return generate_latest(self.registry)
-
-
 class Health(resource.Resource):
     """``/healthz``: the process is alive and its reactor turns."""
 
@@ -141,7 +129,7 @@ def build_site(smsc: Smsc, is_listening: Callable[[], bool]) -> tuple[server.Sit
     registry = CollectorRegistry(auto_describe=False)
     registry.register(FunctionCollector(smsc_metrics(smsc)))
     root = resource.Resource()
-    root.putChild(b"metrics", Metrics(registry))
+    root.putChild(b"metrics", MetricsResource(registry))
     root.putChild(b"healthz", Health())
     root.putChild(b"readyz", Ready(is_listening, smsc.store.check))
     site = server.Site(root)
