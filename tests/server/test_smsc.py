@@ -542,3 +542,42 @@ def test_reconfigure_takes_new_routes_and_simulator_rules():
     h.request(proto, transport, submit(sequence_number=11, registered_delivery=1))
     assert h.ack_all(proto, transport) == []
     assert len(h.smsc.dispatchers["bob"]) == 1
+
+
+class SlowStore:
+    """A memory store whose add_messages answers only when released (a durable
+    store behind on its commits)."""
+
+    def __init__(self):
+        from smppd.storage.memory import MemoryStore
+
+        self.inner = MemoryStore()
+        self.held = []
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def add_messages(self, messages):
+        from twisted.internet.defer import Deferred
+
+        d = Deferred()
+        self.held.append((d, messages))
+        return d
+
+    def release(self):
+        held, self.held = self.held, []
+        for d, messages in held:
+            self.inner.add_messages(messages).chainDeferred(d)
+
+
+def test_reading_pauses_while_the_store_is_behind_and_resumes():
+    store = SlowStore()
+    h = Harness(ServerConfig(default_window=50), store=store)
+    proto, transport = h.bind()
+    send(proto, *[submit(sequence_number=i) for i in range(1, 61)])
+    assert transport.pdus() == []  # nothing answered before the store has it
+    assert proto.reading_paused and transport.producerState == "paused"
+    store.release()
+    answers = transport.pdus()
+    assert len(answers) == 60 and all(a.command_status == 0 for a in answers)
+    assert not proto.reading_paused and transport.producerState == "producing"
