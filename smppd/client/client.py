@@ -132,6 +132,7 @@ class SmppClient(service.MultiService):
         self._finished: OrderedDict[str, MessageOutcome] = OrderedDict()
         self._rejected_parts: OrderedDict[tuple[Any, ...], Completed] = OrderedDict()
         self.stats = ServiceStats()  # hot-path counters for /metrics
+        self._outbound: set[EsmeProtocol] = set()  # receivers bound after an outbind
         self.last_bind_error: BaseException | None = None  # why the last bind attempt failed
         self._stopping = False
         self._gave_up = False
@@ -160,6 +161,35 @@ class SmppClient(service.MultiService):
 
     def _preparer(self, bind: _Bind) -> Callable[[Any], Deferred[Pdu]]:
         return lambda proto: self._bind(bind, proto)
+
+    def outbind_factory(self) -> Factory:
+        """A factory to listen with for SMSCs that connect to us and send
+        outbind: each such connection is answered with bind_receiver (this
+        client's credentials), and what it delivers is handled like any
+        deliver_sm of the client's own binds (receipts, incoming messages)."""
+        return Factory.forProtocol(self._make_outbound_protocol)
+
+    def _make_outbound_protocol(self) -> EsmeProtocol:
+        proto = self._make_protocol()
+        proto.on_outbind = self._on_outbind
+        return proto
+
+    def _on_outbind(self, proto: EsmeProtocol, pdu: Any) -> None:
+        if self._stopping:
+            proto.close()
+            return
+        c = self.config
+        d = proto.bind(BindType.RECEIVER, c.system_id, c.password, c.system_type, c.addr_ton, c.addr_npi, c.address_range)
+
+        def bound(_: object) -> None:
+            self._outbound.add(proto)
+            proto.closed_d.addBoth(lambda _: self._outbound.discard(proto))
+
+        def refused(failure: Failure) -> None:
+            log.warn("outbind from {system_id}: bind_receiver refused: {why}", system_id=pdu.system_id, why=failure.getErrorMessage())
+            proto.close()
+
+        d.addCallbacks(bound, refused)
 
     def _make_protocol(self) -> EsmeProtocol:
         proto = EsmeProtocol(self.reactor, self.config.session, self.events, on_deliver=self._on_deliver)
@@ -272,6 +302,7 @@ class SmppClient(service.MultiService):
             self._pump_call.cancel()
         self._pump_call = None
         unbinds = [b.protocol.unbind() for b in self._binds if b.protocol is not None]
+        unbinds += [p.unbind() for p in list(self._outbound)]
         for b in self._binds:
             if b.binding is not None:
                 # Closed before ClientService stops, so that it sees the connection
