@@ -13,10 +13,8 @@ import time
 
 from smppd.model import Message
 from smppd.pdu import DataSm, DeliverSm, encode_pdu
-from smppd.pdu.constants import EsmClass
 from smppd.pdu.tlv import Tlvs, decode_tlvs
-from smppd.server.validation import utc
-from smppd.text.receipt import DeliveryReceipt, format_receipt, stat_for_state
+from smppd.text.receipt import stat_for_state
 
 GSM_NETWORK = 3  # network_error_code network type: GSM
 
@@ -26,13 +24,19 @@ def submission_id(message: Message) -> str:
     return message.message_id.split("-", 1)[0]
 
 
-def preview_text(message: Message, length: int = 20) -> str:
-    """The first characters of the message, ASCII only, for the receipt's text field."""
+def _user_data(message: Message) -> bytes:
+    """The message's text octets: short_message or message_payload, UDH stripped."""
     data = message.short_message
     if not data and message.tlvs:
         data = Tlvs(decode_tlvs(message.tlvs, 0, len(message.tlvs), 0, 0)).raw(0x0424) or b""
     if message.esm_class & 0x40 and data:
         data = data[data[0] + 1 :]
+    return data
+
+
+def preview_text(message: Message, length: int = 20) -> str:
+    """The first characters of the message, ASCII only, for the receipt's text field."""
+    data = _user_data(message)
     if message.data_coding == 8:
         text = data[: length * 4].decode("utf-16-be", "replace")
     else:
@@ -48,42 +52,6 @@ def needs_receipt(message: Message) -> bool:
     if wanted == 2:
         return message.state != 2  # DELIVERED
     return False
-
-
-def receipt_pdu_reference(message: Message, *, intermediate: bool = False, dlvrd: int | None = None) -> bytes:
-    """The receipt built through the general codec: the definition
-    :func:`receipt_pdu` must match byte for byte (the tests compare them)."""
-    msg_id = submission_id(message)
-    done = message.final_at if message.final_at is not None else message.submitted_at
-    delivered = 1 if message.state == 2 else 0
-    text = format_receipt(
-        DeliveryReceipt(
-            id=msg_id,
-            sub=message.sub_count,
-            dlvrd=delivered if dlvrd is None else dlvrd,
-            submit_date=utc(message.submitted_at).replace(tzinfo=None),
-            done_date=utc(done).replace(tzinfo=None),
-            stat=stat_for_state(message.state),
-            err=f"{message.error_code:03d}",
-            text=preview_text(message),
-        )
-    )
-    tlvs: dict[str, object] = {"receipted_message_id": msg_id, "message_state": message.state}
-    if message.error_code:
-        tlvs["network_error_code"] = bytes((GSM_NETWORK,)) + (message.error_code & 0xFFFF).to_bytes(2, "big")
-    pdu = DeliverSm(
-        service_type=message.service_type,
-        source_addr_ton=message.dest_addr_ton,
-        source_addr_npi=message.dest_addr_npi,
-        source_addr=message.destination_addr,
-        dest_addr_ton=message.source_addr_ton,
-        dest_addr_npi=message.source_addr_npi,
-        destination_addr=message.source_addr,
-        esm_class=EsmClass.TYPE_INTERMEDIATE_NOTIFICATION if intermediate else EsmClass.TYPE_SMSC_DELIVERY_RECEIPT,
-        short_message=text.encode("ascii", "replace"),
-        tlvs=tlvs,
-    )
-    return encode_pdu(pdu)
 
 
 def delivery_pdu(message: Message, *, as_data_sm: bool = False) -> bytes:
@@ -146,14 +114,9 @@ def _minute(seconds: float) -> bytes:
 
 
 def _preview(message: Message) -> bytes:
-    data = message.short_message
-    if not data and message.tlvs:
-        data = Tlvs(decode_tlvs(message.tlvs, 0, len(message.tlvs), 0, 0)).raw(0x0424) or b""
-    if message.esm_class & 0x40 and data:
-        data = data[data[0] + 1 :]
     if message.data_coding == 8:
         return preview_text(message).encode("ascii")
-    return data[:20].translate(_PRINTABLE)
+    return _user_data(message)[:20].translate(_PRINTABLE)
 
 
 def receipt_pdu(message: Message, *, intermediate: bool = False, dlvrd: int | None = None) -> bytes:
@@ -161,8 +124,8 @@ def receipt_pdu(message: Message, *, intermediate: bool = False, dlvrd: int | No
     (sequence_number 0: the protocol patches it in when sending).
 
     Written directly rather than through DeliveryReceipt/DeliverSm/encode_pdu
-    (one receipt per message is the costliest thing the SMSC makes); it is
-    byte-for-byte :func:`receipt_pdu_reference`.
+    (one receipt per message is the costliest thing the SMSC makes); the tests
+    check it byte for byte against a receipt built through those.
     """
     msg_id = submission_id(message).encode("latin-1")
     done = message.final_at if message.final_at is not None else message.submitted_at

@@ -6,10 +6,50 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from smppd.model import Message
-from smppd.pdu import decode_pdu
+from smppd.pdu import DeliverSm, decode_pdu, encode_pdu
+from smppd.pdu.constants import EsmClass
 from smppd.pdu.tlv import encode_tlvs
-from smppd.server.receipts import receipt_pdu, receipt_pdu_reference
-from smppd.text.receipt import parse_receipt
+from smppd.server.receipts import GSM_NETWORK, preview_text, receipt_pdu, submission_id
+from smppd.server.validation import utc
+from smppd.text.receipt import DeliveryReceipt, format_receipt, parse_receipt, stat_for_state
+
+
+def receipt_pdu_reference(message: Message, *, intermediate: bool = False, dlvrd: int | None = None) -> bytes:
+    """The receipt built through the general codec and the receipt text
+    module: the oracle the fast encoder must match byte for byte."""
+    msg_id = submission_id(message)
+    done = message.final_at if message.final_at is not None else message.submitted_at
+    delivered = 1 if message.state == 2 else 0
+    text = format_receipt(
+        DeliveryReceipt(
+            id=msg_id,
+            sub=message.sub_count,
+            dlvrd=delivered if dlvrd is None else dlvrd,
+            submit_date=utc(message.submitted_at).replace(tzinfo=None),
+            done_date=utc(done).replace(tzinfo=None),
+            stat=stat_for_state(message.state),
+            err=f"{message.error_code:03d}",
+            text=preview_text(message),
+        )
+    )
+    tlvs: dict[str, object] = {"receipted_message_id": msg_id, "message_state": message.state}
+    if message.error_code:
+        tlvs["network_error_code"] = bytes((GSM_NETWORK,)) + (message.error_code & 0xFFFF).to_bytes(2, "big")
+    pdu = DeliverSm(
+        service_type=message.service_type,
+        source_addr_ton=message.dest_addr_ton,
+        source_addr_npi=message.dest_addr_npi,
+        source_addr=message.destination_addr,
+        dest_addr_ton=message.source_addr_ton,
+        dest_addr_npi=message.source_addr_npi,
+        destination_addr=message.source_addr,
+        esm_class=EsmClass.TYPE_INTERMEDIATE_NOTIFICATION if intermediate else EsmClass.TYPE_SMSC_DELIVERY_RECEIPT,
+        short_message=text.encode("ascii", "replace"),
+        tlvs=tlvs,
+    )
+    return encode_pdu(pdu)
+
+
 
 addr = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), max_size=20)
 messages = st.builds(
