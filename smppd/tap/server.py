@@ -20,8 +20,8 @@ from typing import Any
 
 import attrs
 from twisted.application import service
-from twisted.internet import endpoints
-from twisted.internet.defer import DeferredList, inlineCallbacks
+from twisted.internet import endpoints, threads
+from twisted.internet.defer import Deferred, DeferredList, inlineCallbacks
 from twisted.internet.defer import maybeDeferred as maybe_deferred
 from twisted.logger import Logger
 from twisted.python import usage
@@ -242,14 +242,29 @@ class SmscService(service.MultiService):
     def _sighup(self, signum: int, frame: Any) -> None:
         self.reactor.callFromThread(self.reload)
 
-    def reload(self) -> None:
-        """Re-read the config and users files; keep the old settings on error."""
-        try:
-            settings = load_server_config(self.config_path) if self.config_path else self.settings
-            users = load_users(settings.users_file) if settings.users_file else None
-        except (ConfigError, UsersFileError) as e:
-            log.error("reload refused, keeping the current settings: {error}", error=str(e))
-            return
+    def reload(self) -> Deferred[None]:
+        """Re-read the config and users files; keep the old settings on error.
+
+        The files are read (and clear-text passwords hashed) in a thread:
+        never on the reactor thread, where it would stall every session.
+        """
+        d: Deferred[Any] = threads.deferToThreadPool(self.reactor, self.reactor.getThreadPool(), self._read_settings)
+        d.addCallbacks(self._apply_settings, self._reload_refused)
+        return d
+
+    def _read_settings(self) -> tuple[ServerSettings, Users | None]:
+        settings = load_server_config(self.config_path) if self.config_path else self.settings
+        users = load_users(settings.users_file) if settings.users_file else None
+        return settings, users
+
+    def _reload_refused(self, failure: Failure) -> None:
+        if failure.check(ConfigError, UsersFileError):
+            log.error("reload refused, keeping the current settings: {error}", error=failure.getErrorMessage())
+        else:
+            log.failure("reload failed, keeping the current settings", failure)
+
+    def _apply_settings(self, loaded: tuple[ServerSettings, Users | None]) -> None:
+        settings, users = loaded
         if users is not None:
             self.authenticator.reload(users)
         # Listening endpoints, the store, the HTTP endpoint, logging and webhooks
