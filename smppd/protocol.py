@@ -18,6 +18,7 @@ import struct
 from collections import deque
 from collections.abc import Callable
 from typing import Any, ClassVar
+from typing import Protocol as TypingProtocol
 
 import attrs
 from twisted.internet import error as tx_error
@@ -108,6 +109,17 @@ class _WriteBackPressure:
 Handler = Callable[[Any], "Pdu | Deferred[Pdu] | None"]
 
 
+class Waiter(TypingProtocol):
+    """What waits for a response: a Deferred, or any object with the same two
+    methods (the outbox passes a plain object so that a deliver_sm costs no
+    Deferred). ``errback`` receives an exception: SmppError, ResponseTimeout,
+    ConnectionClosed or SessionError."""
+
+    def callback(self, result: Any) -> object: ...
+
+    def errback(self, fail: Any) -> object: ...
+
+
 class SmppProtocol(Protocol):
     """One SMPP connection, either side.
 
@@ -137,9 +149,9 @@ class SmppProtocol(Protocol):
             C.unbind: self._on_unbind,
         }
         self._handlers.update(self.request_handlers())
-        # sequence_number -> (Deferred, deadline, command_id)
-        self._outstanding: dict[int, tuple[Deferred[Pdu], float, int]] = {}
-        self._waiting: deque[tuple[int, bytes, Deferred[Pdu]]] = deque()
+        # sequence_number -> (waiter, deadline, command_id)
+        self._outstanding: dict[int, tuple[Waiter, float, int]] = {}
+        self._waiting: deque[tuple[int, bytes, Waiter]] = deque()
         self._out: list[bytes] = []
         self._receiving = False
         self._paused: set[str] = set()
@@ -412,13 +424,18 @@ class SmppProtocol(Protocol):
         """Like :meth:`send_request` for an already encoded request (its
         sequence_number is patched in)."""
         d: Deferred[Pdu] = Deferred()
-        if self._closing or self.session.state is State.CLOSED:
-            d.errback(ConnectionClosed("connection is closing"))
-        elif len(self._outstanding) >= self.config.window or self._waiting:
-            self._waiting.append((command_id, wire, d))
-        else:
-            self._send_now(command_id, wire, d)
+        self.send_request_to(command_id, wire, d)
         return d
+
+    def send_request_to(self, command_id: int, wire: bytes, waiter: Waiter) -> None:
+        """Send an encoded request; its response (or failure) goes to
+        ``waiter.callback`` (``waiter.errback``), exactly once."""
+        if self._closing or self.session.state is State.CLOSED:
+            waiter.errback(ConnectionClosed("connection is closing"))
+        elif len(self._outstanding) >= self.config.window or self._waiting:
+            self._waiting.append((command_id, wire, waiter))
+        else:
+            self._send_now(command_id, wire, waiter)
 
     @property
     def outstanding(self) -> int:
@@ -430,7 +447,7 @@ class SmppProtocol(Protocol):
         """Requests held back by the window."""
         return len(self._waiting)
 
-    def _send_now(self, command_id: int, wire: bytes, d: Deferred[Pdu]) -> int:
+    def _send_now(self, command_id: int, wire: bytes, d: Waiter) -> int:
         seq = self.session.next_sequence()
         deadline = self.clock.seconds() + self.config.response_timeout
         self._outstanding[seq] = (d, deadline, command_id)

@@ -121,6 +121,14 @@ _BIND_REQUESTS = frozenset({C.bind_transmitter, C.bind_receiver, C.bind_transcei
 
 MAX_SEQUENCE = 0x7FFFFFFF
 
+# (role, state) -> command_ids that may be received: the per-PDU check is one
+# int set lookup instead of hashing Enum members.
+_RECEIVABLE: dict[tuple[Role, State], frozenset[int]] = {
+    (role, state): frozenset(cid for (r, cid), states in RECEIVE_RULES.items() if r is role and state in states)
+    for role in Role
+    for state in State
+}
+
 
 class SessionError(Exception):
     """A PDU this side may not send in the current state (a programming error
@@ -130,7 +138,7 @@ class SessionError(Exception):
 class Session:
     """Bind state and sequence numbers of one SMPP connection."""
 
-    __slots__ = ("_sequence", "bind_type", "role", "state", "system_id")
+    __slots__ = ("_receivable", "_sequence", "_state", "bind_type", "role", "system_id")
 
     def __init__(self, role: Role) -> None:
         self.role = role
@@ -138,6 +146,15 @@ class Session:
         self.bind_type: BindType | None = None
         self.system_id: str | None = None
         self._sequence = 0
+
+    @property
+    def state(self) -> State:
+        return self._state
+
+    @state.setter
+    def state(self, state: State) -> None:
+        self._state = state
+        self._receivable = _RECEIVABLE[self.role, state]
 
     def __repr__(self) -> str:
         return f"<Session {self.role.value} {self.state.value} {self.system_id!r}>"
@@ -157,10 +174,9 @@ class Session:
     def receive_status(self, command_id: int) -> int:
         """ESME_ROK if a received PDU is allowed now, else the status to answer:
         ESME_RALYBND for a bind on a bound session, ESME_RINVBNDSTS otherwise."""
-        allowed = RECEIVE_RULES.get((self.role, command_id), NEVER)
-        if self.state in allowed:
-            return CommandStatus.ESME_ROK
-        if command_id in _BIND_REQUESTS and self.state in BOUND:
+        if command_id in self._receivable:
+            return 0  # ESME_ROK
+        if command_id in _BIND_REQUESTS and self._state in BOUND:
             return CommandStatus.ESME_RALYBND
         return CommandStatus.ESME_RINVBNDSTS
 
