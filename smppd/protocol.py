@@ -1,9 +1,11 @@
 """The Twisted Protocol both sides share: framing, dispatch, request/response
 matching, timers and back-pressure, over the sans-IO session.
 
-Bytes in -> :class:`~smppd.pdu.PduReader` -> PDUs -> the session's receive
-rule -> the handler table -> answers, all answers produced while handling one
-``dataReceived`` going out in a single ``transport.write``. Requests this side
+Bytes in -> :class:`~smppd.pdu.framer.Framer` -> frames -> the session's
+receive rule -> a frame handler (the hot PDUs: submit_sm on the SMSC,
+submit_sm_resp and deliver_sm on the ESME, read straight from the bytes) or
+a decoded PDU for the handler table -> answers, all answers produced while
+handling one ``dataReceived`` going out in a single ``transport.write``. Requests this side
 sends are matched to their responses by sequence number, limited by a window
 (requests beyond it wait for a slot, in order) and expire after the response
 timeout through one sweep timer rather than a timer per request. Every timer
@@ -40,17 +42,19 @@ from smppd.pdu import (
     GenericNack,
     Pdu,
     PduDecodeError,
-    PduReader,
     Unbind,
     UnbindResp,
     encode_pdu,
     error_response,
     status_name,
 )
+from smppd.pdu.codec import decode_pdu
+from smppd.pdu.framer import Framer
 from smppd.session import Role, Session, SessionError, State
 
 log = Logger()
 _I4 = struct.Struct(">I")
+_unpack_header = struct.Struct(">IIII").unpack_from
 _session_ids = itertools.count(1)
 _CONNECTION_DONE = Failure(tx_error.ConnectionDone())
 
@@ -107,6 +111,8 @@ class _WriteBackPressure:
 
 
 Handler = Callable[[Any], "Pdu | Deferred[Pdu] | None"]
+#: frame_handler(frame, command_status, sequence_number): a whole PDU as bytes
+FrameHandler = Callable[[bytes, int, int], None]
 
 
 class Waiter(TypingProtocol):
@@ -143,12 +149,13 @@ class SmppProtocol(Protocol):
         self.session = Session(self.role)
         self.session_id = f"s{next(_session_ids)}"
         self.peer = "?"
-        self._reader = PduReader(self.config.max_command_length)
+        self._framer = Framer(self.config.max_command_length)
         self._handlers: dict[int, Handler] = {
             C.enquire_link: self._on_enquire_link,
             C.unbind: self._on_unbind,
         }
         self._handlers.update(self.request_handlers())
+        self._frame_handlers = self.frame_handlers()
         # sequence_number -> (waiter, deadline, command_id)
         self._outstanding: dict[int, tuple[Waiter, float, int]] = {}
         self._waiting: deque[tuple[int, bytes, Waiter]] = deque()
@@ -170,6 +177,17 @@ class SmppProtocol(Protocol):
     # -- overridable ---------------------------------------------------------
 
     def request_handlers(self) -> dict[int, Handler]:
+        return {}
+
+    def frame_handlers(self) -> dict[int, FrameHandler]:
+        """Handlers that take the undecoded frame of a hot PDU.
+
+        Called only when the session may receive that command_id now (the
+        state check, PDU counting and activity time are done). A frame
+        handler answers by itself; when it cannot read the frame it calls
+        :meth:`dispatch_frame`, which decodes it and takes the general path
+        (precise error statuses included).
+        """
         return {}
 
     def on_connected(self) -> None:
@@ -272,18 +290,43 @@ class SmppProtocol(Protocol):
     def dataReceived(self, data: bytes) -> None:
         self._last_rx = self.clock.seconds()
         self._receiving = True
+        fast = self._frame_handlers
+        session = self.session
+        pdus = self.pdus
         try:
-            for item in self._reader.feed(data):
-                if item.__class__ is PduDecodeError:
-                    self._on_decode_error(item)
-                else:
-                    self._dispatch(item)  # type: ignore[arg-type]
+            for frame in self._framer.feed(data):
+                if frame.__class__ is not bytes:
+                    self._on_decode_error(frame)  # type: ignore[arg-type]
+                    continue
+                _length, cid, status, seq = _unpack_header(frame)
+                handler = fast.get(cid)
+                if handler is None or cid not in session.receivable:
+                    self.dispatch_frame(frame)
+                    continue
+                if pdus is not None:
+                    pdus.incoming[cid, status] += 1
+                self._last_transaction = self._last_rx
+                try:
+                    handler(frame, status, seq)
+                except Exception:
+                    log.failure("{peer}: handler for 0x{cid:08X} failed", peer=self.peer, cid=cid)
+                    if not cid & 0x80000000:
+                        self.write(_I4.pack(17) + _I4.pack(cid | 0x80000000) + _I4.pack(S.ESME_RSYSERR) + _I4.pack(seq) + b"\x00")
             self.end_of_input()
         finally:
             self._receiving = False
             self._flush()
-        if self._reader.broken:
+        if self._framer.broken:
             self.close()
+
+    def dispatch_frame(self, frame: bytes) -> None:
+        """Decode a frame and dispatch it through the general path."""
+        try:
+            pdu = decode_pdu(frame)
+        except PduDecodeError as e:
+            self._on_decode_error(e)
+        else:
+            self._dispatch(pdu)
 
     def _dispatch(self, pdu: Pdu) -> None:
         cid = pdu.command_id

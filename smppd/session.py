@@ -138,7 +138,7 @@ class SessionError(Exception):
 class Session:
     """Bind state and sequence numbers of one SMPP connection."""
 
-    __slots__ = ("_receivable", "_sequence", "_state", "bind_type", "role", "system_id")
+    __slots__ = ("_sequence", "_state", "bind_type", "receivable", "role", "system_id")
 
     def __init__(self, role: Role) -> None:
         self.role = role
@@ -154,7 +154,7 @@ class Session:
     @state.setter
     def state(self, state: State) -> None:
         self._state = state
-        self._receivable = _RECEIVABLE[self.role, state]
+        self.receivable = _RECEIVABLE[self.role, state]
 
     def __repr__(self) -> str:
         return f"<Session {self.role.value} {self.state.value} {self.system_id!r}>"
@@ -174,7 +174,7 @@ class Session:
     def receive_status(self, command_id: int) -> int:
         """ESME_ROK if a received PDU is allowed now, else the status to answer:
         ESME_RALYBND for a bind on a bound session, ESME_RINVBNDSTS otherwise."""
-        if command_id in self._receivable:
+        if command_id in self.receivable:
             return 0  # ESME_ROK
         if command_id in _BIND_REQUESTS and self._state in BOUND:
             return CommandStatus.ESME_RALYBND
