@@ -207,6 +207,37 @@ def _gen_decoder(cls: type[Pdu]) -> Callable[[bytes, int, int], Pdu]:
     return env["decode"]
 
 
+def layout_pattern(cls: type[Pdu], *, strict: bool = False) -> tuple[re.Pattern[str], list[str]]:
+    """A regular expression over the Latin-1 view of a PDU that matches its
+    mandatory fields from offset 16, and the names of its groups.
+
+    For layouts of C-Octet strings, times and one-octet integers, optionally
+    ending with sm_length (group ``n``; the short message is sliced by the
+    caller). Integer groups are one character (``ord`` them). ``strict``
+    matches only what is valid to write (C-Octet strings within their size,
+    times empty or 16 characters); otherwise the tolerant reading limits.
+    """
+    pattern = []
+    groups = []
+    for name, fc in codec_fields(cls):
+        if fc.kind == "t" and strict:
+            pattern.append("((?:[^\\x00]{16})?)\\x00")
+            groups.append(name)
+        elif fc.kind in ("c", "t"):
+            limit = fc.size if strict else fc.read_limit
+            pattern.append(f"([^\\x00]{{0,{limit - 1}}})\\x00")
+            groups.append(name)
+        elif fc.kind == "i1":
+            pattern.append("(.)")
+            groups.append(name)
+        elif fc.kind == "sm":
+            pattern.append("(.)")
+            groups.append("n")
+        else:
+            raise ValueError(f"{cls.__name__} has a {fc.kind} field: no pattern")
+    return re.compile("".join(pattern), re.S), groups
+
+
 def _gen_fast_decoder(
     cls: type[Pdu], fields: tuple[tuple[str, FieldCodec], ...], env: dict[str, Any]
 ) -> list[str]:
@@ -218,22 +249,9 @@ def _gen_fast_decoder(
     """
     if not fields or any(fc.kind not in ("c", "t", "i1", "sm") for _, fc in fields):
         return []
-    pattern = []
-    groups = []
-    ints = set()
+    env["_RX"], groups = layout_pattern(cls)
+    ints = {name for name, fc in fields if fc.kind == "i1"}
     has_sm = fields[-1][1].kind == "sm"
-    for name, fc in fields:
-        if fc.kind in ("c", "t"):
-            pattern.append(f"([^\\x00]{{0,{fc.read_limit - 1}}})\\x00")
-            groups.append(name)
-        elif fc.kind == "i1":
-            pattern.append("(.)")
-            groups.append(name)
-            ints.add(name)
-        else:  # sm: capture sm_length, slice the octets from the bytes
-            pattern.append("(.)")
-            groups.append("n")
-    env["_RX"] = re.compile("".join(pattern), re.S)
     lines = [
         "def decode(data, seq, status):",
         "    m = _RX.match(data.decode('latin-1'), 16)",

@@ -42,11 +42,19 @@ from smppd.pdu import (
     UnsuccessSme,
     encode_pdu,
 )
+from smppd.pdu.codec import layout_pattern
 from smppd.pdu.constants import INTERFACE_VERSION_34, MessageState
 from smppd.pdu.timefmt import format_absolute
 from smppd.pdu.tlv import encode_tlvs
 from smppd.protocol import SessionConfig, SmppProtocol
-from smppd.server.validation import check_address, check_message_fields, resolve_times, utc
+from smppd.server.validation import (
+    SUBMIT_MESSAGE_TYPES,
+    check_address,
+    check_message_fields,
+    resolve_times,
+    utc,
+    valid_data_coding,
+)
 from smppd.session import BIND_TYPE_BY_COMMAND, BindType, Role
 
 if TYPE_CHECKING:
@@ -57,6 +65,17 @@ S = CommandStatus
 C = CommandId
 _HEADER = struct.Struct(">IIII")
 _RESUME_FRACTION = 0.5
+
+
+# The submit_sm frame handler reads the mandatory fields with one match and
+# takes only the plainly valid case; the sets below say, per one-octet field,
+# which values need no closer look (anything else takes the general path,
+# which answers the precise status).
+_SUBMIT_SM_MATCH = layout_pattern(SubmitSm, strict=True)[0].match
+_PLAIN_ESM_CLASS = frozenset(v for v in range(256) if (v & 0x3C) in SUBMIT_MESSAGE_TYPES and not v & 0x40)
+_PLAIN_REGISTERED = frozenset(v for v in range(256) if v & 0x03 != 0x03 and not v & 0xE0)
+_PLAIN_DATA_CODING = frozenset(v for v in range(256) if valid_data_coding(v))
+_ENROUTE = MessageState.ENROUTE
 
 
 def message_id_resp(command_id: int, sequence_number: int, message_id: str) -> bytes:
@@ -89,6 +108,9 @@ class SmscProtocol(SmppProtocol):
         self._unanswered = 0
         self._strict = smsc.config.strict_addresses
         self.pdus = smsc.stats.pdus
+
+    def frame_handlers(self) -> dict[int, Any]:
+        return {C.submit_sm: self._on_submit_sm_frame}
 
     def request_handlers(self) -> dict[int, Any]:
         return {
@@ -221,6 +243,80 @@ class SmscProtocol(SmppProtocol):
         self._batch_answers.append((C.submit_sm_resp, pdu.sequence_number, message.message_id))
         return None
 
+    def _on_submit_sm_frame(self, frame: bytes, _status: int, seq: int) -> None:
+        """submit_sm straight from the bytes, for the common case: no TLVs, no
+        UDH, every field plainly valid. Anything else is decoded and goes
+        through :meth:`_on_submit_sm`, which gives the precise status."""
+        match = _SUBMIT_SM_MATCH(frame.decode("latin-1"), 16)
+        if match is None or "submit_sm" not in self._may:
+            self.dispatch_frame(frame)
+            return
+        (service_type, s_ton, s_npi, source, d_ton, d_npi, destination, esm_class, protocol_id, priority,
+         schedule, validity, registered, replace, data_coding, default_msg_id, sm_length) = match.groups()  # fmt: skip
+        start = match.end()
+        end = start + ord(sm_length)
+        s_ton = ord(s_ton)
+        s_npi = ord(s_npi)
+        d_ton = ord(d_ton)
+        d_npi = ord(d_npi)
+        esm_class = ord(esm_class)
+        registered = ord(registered)
+        data_coding = ord(data_coding)
+        strict = self._strict
+        if (
+            end != len(frame)  # TLVs (or a short_message running past the end)
+            or esm_class not in _PLAIN_ESM_CLASS
+            or registered not in _PLAIN_REGISTERED
+            or data_coding not in _PLAIN_DATA_CODING
+            or priority > "\x03"
+            or replace > "\x01"
+            or default_msg_id != "\x00"
+            or check_address(source, s_ton, s_npi, source=True, strict=strict)
+            or check_address(destination, d_ton, d_npi, source=False, strict=strict)
+        ):
+            self.dispatch_frame(frame)
+            return
+        status = self._policy(source)
+        now = self._last_rx
+        if status:
+            schedule_at = expires_at = None
+        elif schedule or validity:
+            status, schedule_at, expires_at = self._times(schedule, validity, now)
+        else:
+            schedule_at, expires_at = None, now + self.smsc.config.default_validity
+        if status:
+            self.write(error_resp(C.submit_sm_resp, seq, status))
+            return
+        message_id = self.smsc.ids.next()
+        self._batch_messages.append(
+            Message(
+                message_id,
+                self.account.system_id,
+                service_type,
+                s_ton,
+                s_npi,
+                source,
+                d_ton,
+                d_npi,
+                destination,
+                esm_class,
+                ord(protocol_id),
+                ord(priority),
+                registered,
+                data_coding,
+                frame[start:end],
+                b"",
+                now,
+                schedule_at,
+                expires_at,
+                _ENROUTE,
+                None,
+                0,
+                1,
+            )
+        )
+        self._batch_answers.append((C.submit_sm_resp, seq, message_id))
+
     def _admit(self, pdu: Any, operation: str) -> int:
         """Permission, field checks, source policy and the throughput limit."""
         if operation not in self._may:
@@ -228,8 +324,12 @@ class SmscProtocol(SmppProtocol):
         status = check_message_fields(pdu, strict=self._strict)
         if status:
             return status
+        return self._policy(pdu.source_addr)
+
+    def _policy(self, source_addr: str) -> int:
+        """The account's source patterns, the outbox backlog, the throughput limit."""
         account = self.account
-        if account.source_addr_patterns and not account.source_allowed(pdu.source_addr):
+        if account.source_addr_patterns and not account.source_allowed(source_addr):
             return S.ESME_RINVSRCADR
         if self.smsc.backlogged and account.system_id in self.smsc.backlogged:
             return S.ESME_RMSGQFUL

@@ -21,7 +21,7 @@ _NUMERIC_TONS = frozenset({1, 2, 4})
 _SAR = (0x020C, 0x020E, 0x020F)
 
 
-def _valid_data_coding(dc: int) -> bool:
+def valid_data_coding(dc: int) -> bool:
     if dc <= 0x0E:
         return dc not in (0x0B, 0x0C)
     return 0x10 <= dc <= 0x1F or 0xC0 <= dc <= 0xF7
@@ -55,7 +55,7 @@ def check_message_fields(pdu: Pdu, *, strict: bool = True) -> int:
     rd: int = p.registered_delivery  # type: ignore[attr-defined]
     if rd & 0x03 == 0x03 or rd & 0xE0:
         return S.ESME_RINVREGDLVFLG
-    if not _valid_data_coding(p.data_coding):  # type: ignore[attr-defined]
+    if not valid_data_coding(p.data_coding):  # type: ignore[attr-defined]
         return S.ESME_RINVDCS
     status = check_address(
         p.source_addr, p.source_addr_ton, p.source_addr_npi, source=True, strict=strict  # type: ignore[attr-defined]

@@ -55,8 +55,10 @@ class Harness:
         )
         self.smsc.start()
 
+    protocol_class: type[SmscProtocol] = SmscProtocol
+
     def connect(self, host: str = "127.0.0.1") -> tuple[SmscProtocol, PduTransport]:
-        proto = SmscProtocol(self.smsc)
+        proto = self.protocol_class(self.smsc)
         return proto, connect(proto, host)
 
     def bind(self, system_id: str = "alice", password: str = "secret", kind: str = "trx", **kw: Any) -> tuple[SmscProtocol, PduTransport]:
