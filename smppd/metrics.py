@@ -10,6 +10,7 @@ global one.
 from __future__ import annotations
 
 import bisect
+import struct
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -18,6 +19,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 from smppd.pdu.constants import CommandId, status_name
+
+_unpack_head = struct.Struct(">III").unpack_from
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 RECEIPT_BUCKETS = (0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 86400.0)
@@ -44,9 +47,10 @@ class PduCounters:
         out = self.outgoing
         off = 0
         end = len(data)
+        unpack = _unpack_head
         while end - off >= 16:
-            length = int.from_bytes(data[off : off + 4], "big")
-            out[int.from_bytes(data[off + 4 : off + 8], "big"), int.from_bytes(data[off + 8 : off + 12], "big")] += 1
+            length, command_id, status = unpack(data, off)
+            out[command_id, status] += 1
             if length < 16:
                 break
             off += length

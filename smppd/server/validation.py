@@ -28,8 +28,9 @@ def valid_data_coding(dc: int) -> bool:
 
 
 def _numeric(addr: str) -> bool:
-    digits = addr[1:] if addr.startswith("+") else addr
-    return digits.isdigit() and digits.isascii()
+    if addr.isdigit():
+        return addr.isascii()
+    return addr[:1] == "+" and addr[1:].isdigit() and addr.isascii()
 
 
 def check_address(addr: str, ton: int, npi: int, *, source: bool, strict: bool) -> int:

@@ -31,22 +31,26 @@ class MemoryState:
     # -- writes -----------------------------------------------------------
 
     def check_new_messages(self, messages: Sequence[Message]) -> None:
-        stored = self.messages
-        for m in messages:
-            if m.message_id in stored:
-                raise StoreError(f"message_id already stored: {m.message_id!r}")
-        if len(messages) > 1 and len({m.message_id for m in messages}) != len(messages):
+        self._new_messages(messages)
+
+    def _new_messages(self, messages: Sequence[Message]) -> dict[str, Message]:
+        """``messages`` by id, checked: none stored already, none repeated."""
+        new = {m.message_id: m for m in messages}
+        if len(new) != len(messages):
             raise StoreError("message_id repeated within one add_messages call")
+        stored = self.messages
+        if not stored.keys().isdisjoint(new):
+            taken = next(i for i in new if i in stored)
+            raise StoreError(f"message_id already stored: {taken!r}")
+        return new
 
     def add_messages(self, messages: Sequence[Message], *, checked: bool = False) -> None:
-        if not checked:
-            self.check_new_messages(messages)
-        stored = self.messages
+        new = self._new_messages(messages) if not checked else {m.message_id: m for m in messages}
+        self.messages.update(new)
         unfinished = self.unfinished
-        for m in messages:
-            stored[m.message_id] = m
+        for message_id, m in new.items():
             if m.state not in FINAL_STATES:
-                unfinished[m.message_id] = None
+                unfinished[message_id] = None
 
     def check_update(self, message: Message, outbox: Sequence[OutboxItem]) -> None:
         if message.message_id not in self.messages:
