@@ -440,6 +440,19 @@ class SmppProtocol(Protocol):
             if self.pdus is not None:
                 self.pdus.count_out(data)
 
+    def hold_output(self) -> bool:
+        """Batch writes as during a read, until :meth:`release_output`; False
+        (and nothing to release) when they are batched already."""
+        if self._receiving:
+            return False
+        self._receiving = True
+        return True
+
+    def release_output(self) -> None:
+        """Write what was batched since :meth:`hold_output`, in one write."""
+        self._receiving = False
+        self._flush()
+
     def _flush(self) -> None:
         if self._out:
             out, self._out = self._out, []

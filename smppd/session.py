@@ -138,7 +138,7 @@ class SessionError(Exception):
 class Session:
     """Bind state and sequence numbers of one SMPP connection."""
 
-    __slots__ = ("_sequence", "_state", "bind_type", "receivable", "role", "system_id")
+    __slots__ = ("_sequence", "_state", "bind_type", "is_bound", "receivable", "role", "system_id")
 
     def __init__(self, role: Role) -> None:
         self.role = role
@@ -155,13 +155,10 @@ class Session:
     def state(self, state: State) -> None:
         self._state = state
         self.receivable = _RECEIVABLE[self.role, state]
+        self.is_bound = state in BOUND  # read per deliver_sm by the outbox
 
     def __repr__(self) -> str:
         return f"<Session {self.role.value} {self.state.value} {self.system_id!r}>"
-
-    @property
-    def is_bound(self) -> bool:
-        return self.state in BOUND
 
     def next_sequence(self) -> int:
         """The next sequence number: 1..0x7FFFFFFF, wrapping to 1."""

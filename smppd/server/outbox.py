@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import struct
 from collections import deque
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -22,7 +23,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from smppd.model import OutboxItem
-from smppd.pdu import CommandStatus, Pdu, decode_pdu, encode_pdu
+from smppd.pdu import CommandStatus, decode_pdu, encode_pdu
 from smppd.protocol import ConnectionClosed, SmppError
 
 if TYPE_CHECKING:
@@ -34,6 +35,28 @@ S = CommandStatus
 _THROTTLED = frozenset({S.ESME_RTHROTTLED, S.ESME_RMSGQFUL})
 _PERMANENT = frozenset({S.ESME_RX_P_APPN, S.ESME_RX_R_APPN})
 _order = itertools.count()
+
+
+_command_id = struct.Struct(">4xI").unpack_from
+
+
+class _Delivery:
+    """Waits for the response to one deliver_sm (a Deferred would cost more
+    than everything else the outbox does per item)."""
+
+    __slots__ = ("dispatcher", "item", "proto")
+
+    def __init__(self, dispatcher: Dispatcher, item: OutboxItem, proto: SmscProtocol) -> None:
+        self.dispatcher = dispatcher
+        self.item = item
+        self.proto = proto
+
+    def callback(self, _response: object) -> None:
+        self.dispatcher.acknowledged(self.item)
+
+    def errback(self, error: BaseException | Failure) -> None:
+        exc = error.value if isinstance(error, Failure) else error
+        self.dispatcher.failed(exc or Exception("unknown"), self.item, self.proto)
 
 
 def strip_tlvs(wire: bytes) -> bytes:
@@ -76,7 +99,7 @@ class Dispatcher:
         self.wake()
 
     def wake(self) -> None:
-        """Send what the sessions' windows allow."""
+        """Send what the sessions' windows allow (one write per session)."""
         if self.later:
             self._promote()
         if not self.ready:
@@ -84,27 +107,37 @@ class Dispatcher:
         sessions = self.smsc.receivers(self.system_id)
         if not sessions:
             return
+        held = [proto for proto in sessions if proto.hold_output()]
+        try:
+            self._fill(sessions)
+        finally:
+            for proto in held:
+                proto.release_output()
+
+    def _fill(self, sessions: list[SmscProtocol]) -> None:
         now = self.smsc.clock.seconds()
         n = len(sessions)
         blocked = 0
-        while self.ready and blocked < n:
+        ready = self.ready
+        paused = self._paused_until
+        while ready and blocked < n:
             proto = sessions[self._rr % n]
             self._rr += 1
             if (
-                proto.outstanding >= proto.config.window
-                or self._paused_until.get(id(proto), 0.0) > now
+                len(proto._outstanding) >= proto.config.window
+                or (paused and paused.get(id(proto), 0.0) > now)
                 or not proto.session.is_bound
             ):
                 blocked += 1
                 continue
             blocked = 0
-            item = self.ready.popleft()
+            item = ready.popleft()
             if item.expires_at is not None and item.expires_at <= now:
                 self.smsc.outbox_expired(item)
                 continue
             self._send(proto, item)
-        if self.ready and self._paused_until:
-            soonest = min(self._paused_until.values())
+        if ready and paused:
+            soonest = min(paused.values())
             if soonest > now:
                 self._arm(soonest)
 
@@ -113,27 +146,25 @@ class Dispatcher:
             self.smsc.outbox_expired(item)  # its message was cancelled meanwhile
             return
         self.inflight[item.item_id] = item
-        command_id = int.from_bytes(item.pdu[4:8], "big")
         wire = item.pdu
+        command_id = _command_id(wire)[0]
         if proto.interface_version < 0x34 and len(wire) > 16:
             wire = strip_tlvs(wire)  # an SMPP 3.3 peer gets no optional parameters
-        d = proto.send_request_wire(command_id, wire)
-        d.addCallbacks(self._acknowledged, self._failed, callbackArgs=(item,), errbackArgs=(item, proto))
+        proto.send_request_to(command_id, wire, _Delivery(self, item, proto))
 
-    def _acknowledged(self, response: Pdu, item: OutboxItem) -> None:
+    def acknowledged(self, item: OutboxItem) -> None:
+        """deliver_sm_resp ESME_ROK: the item is done. The session wakes the
+        dispatcher once per read (:meth:`Smsc.session_ready`), not per item."""
         del self.inflight[item.item_id]
-        self.smsc.outbox_delivered(item, response)
-        self.wake()
-        self.smsc.check_backlog(self)
+        self.smsc.outbox_delivered(item)
 
-    def _failed(self, failure: Failure, item: OutboxItem, proto: SmscProtocol) -> None:
+    def failed(self, error: BaseException, item: OutboxItem, proto: SmscProtocol) -> None:
         self.inflight.pop(item.item_id, None)
         now = self.smsc.clock.seconds()
-        if failure.check(ConnectionClosed):
+        if isinstance(error, ConnectionClosed):
             self.ready.appendleft(item)  # not the ESME's fault: first in line on another bind
             self.wake()
             return
-        error = failure.value
         status = error.status if isinstance(error, SmppError) else None
         if status in _THROTTLED:
             self._paused_until[id(proto)] = now + self.smsc.config.retry.throttled_pause
@@ -152,7 +183,7 @@ class Dispatcher:
             log.debug(
                 "deliver_sm to {system_id} failed ({why}); retry {n} at {t}",
                 system_id=self.system_id,
-                why=failure.getErrorMessage(),
+                why=str(error) or type(error).__name__,
                 n=attempts,
                 t=retry.next_attempt_at,
             )

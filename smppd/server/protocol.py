@@ -107,10 +107,11 @@ class SmscProtocol(SmppProtocol):
         self._batch_answers: list[tuple[int, int, str] | Pdu] = []
         self._unanswered = 0
         self._strict = smsc.config.strict_addresses
+        self._answered_requests = False  # responses to our deliver_sm came in this read
         self.pdus = smsc.stats.pdus
 
     def frame_handlers(self) -> dict[int, Any]:
-        return {C.submit_sm: self._on_submit_sm_frame}
+        return {C.submit_sm: self._on_submit_sm_frame, C.deliver_sm_resp: self._on_deliver_sm_resp_frame}
 
     def request_handlers(self) -> dict[int, Any]:
         return {
@@ -383,6 +384,9 @@ class SmscProtocol(SmppProtocol):
         )
 
     def end_of_input(self) -> None:
+        if self._answered_requests:
+            self._answered_requests = False
+            self.smsc.session_ready(self)  # once per read, not per deliver_sm_resp
         if not self._batch_messages:
             return
         messages, self._batch_messages = self._batch_messages, []
@@ -573,7 +577,20 @@ class SmscProtocol(SmppProtocol):
 
     def _on_response(self, pdu: Pdu) -> None:
         super()._on_response(pdu)
-        if self.session.bind_type is not None and self.session.bind_type.receives:
-            self.smsc.session_ready(self)
+        self._answered_requests = True
+
+    def _on_deliver_sm_resp_frame(self, frame: bytes, status: int, seq: int) -> None:
+        """deliver_sm_resp ESME_ROK to a deliver_sm, without decoding it (its
+        message_id is unused: always NULL in v3.4). Anything else takes the
+        general path."""
+        pending = self._outstanding.get(seq)
+        if status or pending is None or pending[2] != C.deliver_sm:
+            self.dispatch_frame(frame)
+            return
+        del self._outstanding[seq]
+        pending[0].callback(None)
+        if self._waiting:
+            self._pump()
+        self._answered_requests = True
 
 

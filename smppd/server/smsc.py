@@ -25,7 +25,7 @@ from smppd import events as ev
 from smppd.interfaces import IDeliveryBackend, IMessageStore
 from smppd.metrics import ServiceStats
 from smppd.model import Message, OutboxItem
-from smppd.pdu import CommandStatus, MessageState, Pdu
+from smppd.pdu import CommandStatus, MessageState
 from smppd.server.config import ServerConfig
 from smppd.server.delivery import DeliveryOutcome, SimulatorBackend
 from smppd.server.ids import MessageIdGenerator, issued_at
@@ -270,12 +270,16 @@ class Smsc:
         return self._receivers.get(system_id, [])
 
     def session_ready(self, proto: SmscProtocol) -> None:
-        """A receiver session has room in its window again."""
+        """A receiver session had responses to its deliver_sm (once per read):
+        send what its window now allows, and see whether the backlog fell."""
         system_id = proto.session.system_id
         if system_id is not None:
             disp = self.dispatchers.get(system_id)
-            if disp is not None and disp.ready:
-                disp.wake()
+            if disp is not None:
+                if disp.ready or disp.later:
+                    disp.wake()
+                if system_id in self.backlogged:
+                    self.check_backlog(disp)
 
     def check_backlog(self, disp: Dispatcher) -> None:
         """Track which system_ids are owed more than the outbox high-water mark.
@@ -586,8 +590,11 @@ class Smsc:
         """Whether an item still needs delivering (its message was not cancelled)."""
         return item.kind != OutboxItem.MESSAGE or item.message_id in self.unfinished
 
-    def outbox_delivered(self, item: OutboxItem, response: Pdu) -> None:
-        self._remove_items([item.item_id])
+    def outbox_delivered(self, item: OutboxItem) -> None:
+        """deliver_sm_resp ESME_ROK for ``item``."""
+        self._removals.append(item.item_id)
+        if self._removal_call is None:
+            self._removal_call = self.clock.callLater(0, self._flush_removals)
         if item.kind == OutboxItem.MESSAGE:
             m = self.unfinished.get(item.message_id)
             if m is not None:

@@ -15,6 +15,7 @@ from smppd.pdu import (
     DeliverSmResp,
     DestAddress,
     DistributionList,
+    EnquireLink,
     MessageState,
     QuerySm,
     QuerySmResp,
@@ -581,3 +582,49 @@ def test_reading_pauses_while_the_store_is_behind_and_resumes():
     answers = transport.pdus()
     assert len(answers) == 60 and all(a.command_status == 0 for a in answers)
     assert not proto.reading_paused and transport.producerState == "producing"
+
+
+def test_outbox_writes_one_batch_per_session_and_wake():
+    """Receipts due together go out in one transport write, and the
+    deliver_sm_resp of one read refill the window in one write."""
+    h = Harness(ServerConfig(simulator_default_delay=1.0))
+    proto, transport = h.bind()
+    writes: list[bytes] = []
+    original = transport.write
+    transport.write = lambda data: (writes.append(data), original(data))[1]  # type: ignore[method-assign]
+    h.request(proto, transport, *[submit(sequence_number=i, registered_delivery=1) for i in range(1, 81)])
+    writes.clear()
+    h.clock.advance(1)
+    sent = transport.pdus()
+    assert len(sent) == 50 and len(writes) == 1  # the window, in one write
+    writes.clear()
+    send(proto, *[DeliverSmResp(sequence_number=p.sequence_number) for p in sent])
+    assert len(transport.pdus()) == 30 and len(writes) == 1
+
+
+def test_deliver_sm_resp_read_from_the_frame_settles_the_outbox(h):
+    proto, transport = h.bind()
+    h.request(proto, transport, submit(registered_delivery=1))
+    h.clock.advance(5)
+    (receipt,) = transport.pdus()
+    # no request of that sequence_number: logged and ignored, the item stays owed
+    send(proto, DeliverSmResp(sequence_number=receipt.sequence_number + 1000))
+    h.clock.advance(0)
+    assert h.store.stats().result.outbox == 1
+    send(proto, DeliverSmResp(sequence_number=receipt.sequence_number))
+    h.clock.advance(0)
+    assert h.store.stats().result.outbox == 0
+    assert h.smsc.counters["receipts_sent"] == 1
+    assert proto.outstanding == 0 and transport.pdus() == []
+
+
+def test_deliver_sm_resp_to_another_request_is_not_taken_as_an_ack(h):
+    """A deliver_sm_resp answering our enquire_link's sequence_number fails
+    that request (the general path), it does not settle anything."""
+    proto, transport = h.bind()
+    d = proto.send_request_wire(0x00000015, encode_pdu(EnquireLink()))
+    (el,) = transport.pdus()
+    failures: list[object] = []
+    d.addErrback(failures.append)
+    send(proto, DeliverSmResp(sequence_number=el.sequence_number))
+    assert len(failures) == 1 and failures[0].value.status == S.ESME_RSYSERR  # type: ignore[attr-defined]
