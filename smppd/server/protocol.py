@@ -40,6 +40,7 @@ from smppd.pdu import (
     SubmitMultiResp,
     SubmitSm,
     UnsuccessSme,
+    decode_pdu,
     encode_pdu,
 )
 from smppd.pdu.codec import layout_pattern
@@ -104,7 +105,7 @@ class SmscProtocol(SmppProtocol):
         self._window = smsc.config.default_window
         self._may: frozenset[str] = frozenset()
         self._batch_messages: list[Message] = []
-        self._batch_answers: list[tuple[int, int, str] | Pdu] = []
+        self._batch_answers: list[bytes] = []  # encoded, sent when the store has the batch
         self._unanswered = 0
         self._strict = smsc.config.strict_addresses
         self._answered_requests = False  # responses to our deliver_sm came in this read
@@ -241,7 +242,7 @@ class SmscProtocol(SmppProtocol):
             schedule_at, expires_at = None, now + self.smsc.config.default_validity
         message = self._message(pdu, pdu.destination_addr, pdu.dest_addr_ton, pdu.dest_addr_npi, now, schedule_at, expires_at)
         self._batch_messages.append(message)
-        self._batch_answers.append((C.submit_sm_resp, pdu.sequence_number, message.message_id))
+        self._batch_answers.append(message_id_resp(C.submit_sm_resp, pdu.sequence_number, message.message_id))
         return None
 
     def _on_submit_sm_frame(self, frame: bytes, _status: int, seq: int) -> None:
@@ -288,7 +289,7 @@ class SmscProtocol(SmppProtocol):
         if status:
             self.write(error_resp(C.submit_sm_resp, seq, status))
             return
-        message_id = self.smsc.ids.next()
+        message_id = self.smsc.ids.next(now)
         self._batch_messages.append(
             Message(
                 message_id,
@@ -316,7 +317,7 @@ class SmscProtocol(SmppProtocol):
                 1,
             )
         )
-        self._batch_answers.append((C.submit_sm_resp, seq, message_id))
+        self._batch_answers.append(message_id_resp(C.submit_sm_resp, seq, message_id))
 
     def _admit(self, pdu: Any, operation: str) -> int:
         """Permission, field checks, source policy and the throughput limit."""
@@ -402,29 +403,18 @@ class SmscProtocol(SmppProtocol):
             errbackArgs=(answers,),
         )
 
-    def _stored(
-        self, _: object, messages: list[Message], answers: list[tuple[int, int, str] | Pdu], received: float
-    ) -> None:
-        chunks = [
-            message_id_resp(*a) if a.__class__ is tuple else encode_pdu(a)  # type: ignore[arg-type]
-            for a in answers
-        ]
+    def _stored(self, _: object, messages: list[Message], answers: list[bytes], received: float) -> None:
         self._answered(len(answers))
-        self.write_many(chunks)
+        self.write_many(answers)
         stats = self.smsc.stats
         stats.submits[self.account.system_id] += len(messages)
         stats.submit_latency.observe(self.clock.seconds() - received, len(answers))
         # Only now: no receipt or event may overtake the response it refers to.
         self.smsc.accepted(messages)
 
-    def _store_failed(self, failure: Failure, answers: list[tuple[int, int, str] | Pdu]) -> None:
+    def _store_failed(self, failure: Failure, answers: list[bytes]) -> None:
         log.failure("{peer}: store refused {n} message(s)", failure, peer=self.peer, n=len(answers))
-        chunks = []
-        for a in answers:
-            if isinstance(a, tuple):
-                chunks.append(error_resp(a[0], a[1], S.ESME_RSYSERR))
-            else:
-                chunks.append(encode_pdu(attrs.evolve(a, command_status=S.ESME_RSYSERR)))
+        chunks = [encode_pdu(attrs.evolve(decode_pdu(a), command_status=S.ESME_RSYSERR)) for a in answers]
         self._answered(len(answers))
         self.write_many(chunks)
 
@@ -447,7 +437,7 @@ class SmscProtocol(SmppProtocol):
         expires_at = now + (min(float(expiry), config.max_validity) if expiry else config.default_validity)
         message = self._message(pdu, pdu.destination_addr, pdu.dest_addr_ton, pdu.dest_addr_npi, now, None, expires_at)
         self._batch_messages.append(message)
-        self._batch_answers.append((C.data_sm_resp, pdu.sequence_number, message.message_id))
+        self._batch_answers.append(message_id_resp(C.data_sm_resp, pdu.sequence_number, message.message_id))
         return None
 
     def _on_submit_multi(self, pdu: SubmitMulti) -> Pdu | None:
@@ -496,7 +486,9 @@ class SmscProtocol(SmppProtocol):
                     sub_count=count,
                 )
             )
-        self._batch_answers.append(SubmitMultiResp(sequence_number=seq, message_id=base, unsuccess_smes=failed))
+        self._batch_answers.append(
+            encode_pdu(SubmitMultiResp(sequence_number=seq, message_id=base, unsuccess_smes=failed))
+        )
         return None
 
     # -- query, cancel, replace ----------------------------------------------

@@ -349,8 +349,9 @@ class Smsc:
         publish = self.events.publish if self.events else None
         intermediate: list[OutboxItem] = []
         now = self.clock.seconds()
+        unfinished = self.unfinished
         for m in messages:
-            self._track(m)
+            unfinished[m.message_id] = m
             if publish is not None:
                 publish(
                     ev.SmsSubmitted(
@@ -364,24 +365,37 @@ class Smsc:
             if m.registered_delivery & 0x10:
                 intermediate.append(self._receipt_item(m, now, intermediate=True))
         self._start_many(messages)
+        # Only what did not finish at once (simulator rules without delay)
+        # can outlive its validity.
+        for m in messages:
+            if m.expires_at is not None and m.message_id in unfinished:
+                self._watch_expiry(m)
         if intermediate:
             self._put_outbox(intermediate)
 
     def _track(self, m: Message) -> None:
         self.unfinished[m.message_id] = m
         if m.expires_at is not None:
-            key = int(m.expires_at) + 1
-            bucket = self._expiry_buckets.get(key)
-            if bucket is not None:
-                bucket.add(m.message_id)
-                return
-            self._expiry_buckets[key] = {m.message_id}
-            heapq.heappush(self._expiry_keys, key)
-            if self._expiry_call is None or self._expiry_call.getTime() > key:
-                self._arm_expiry()
+            self._watch_expiry(m)
+
+    def _watch_expiry(self, m: Message) -> None:
+        """Expire ``m`` at its validity (buckets of one second, one timer)."""
+        key = int(m.expires_at) + 1  # type: ignore[arg-type]
+        bucket = self._expiry_buckets.get(key)
+        if bucket is not None:
+            bucket.add(m.message_id)
+            return
+        self._expiry_buckets[key] = {m.message_id}
+        heapq.heappush(self._expiry_keys, key)
+        if self._expiry_call is None or self._expiry_call.getTime() > key:
+            self._arm_expiry()
 
     def _untrack(self, m: Message) -> None:
-        if self.unfinished.pop(m.message_id, None) is not None and m.expires_at is not None:
+        if (
+            self.unfinished.pop(m.message_id, None) is not None
+            and m.expires_at is not None
+            and self._expiry_buckets  # none while every message finishes at once
+        ):
             key = int(m.expires_at) + 1
             bucket = self._expiry_buckets.get(key)
             if bucket is not None:
@@ -487,7 +501,8 @@ class Smsc:
         for m, state, error_code in entries:
             self._untrack(m)
             final = finished(m, state, now, error_code)
-            if needs_receipt(final):
+            wanted = m.registered_delivery & 0x03  # needs_receipt(final), inlined
+            if wanted == 1 or (wanted == 2 and state != MessageState.DELIVERED):
                 item = OutboxItem(
                     self.ids.next(),
                     m.system_id,

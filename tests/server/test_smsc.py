@@ -628,3 +628,13 @@ def test_deliver_sm_resp_to_another_request_is_not_taken_as_an_ack(h):
     d.addErrback(failures.append)
     send(proto, DeliverSmResp(sequence_number=el.sequence_number))
     assert len(failures) == 1 and failures[0].value.status == S.ESME_RSYSERR  # type: ignore[attr-defined]
+
+
+def test_messages_finished_at_once_leave_no_expiry_watch():
+    """With a zero-delay simulator nothing is left to expire: no timer stays."""
+    h = Harness(ServerConfig(simulator_default_delay=0.0))
+    proto, transport = h.bind()
+    h.request(proto, transport, *[submit(sequence_number=i) for i in range(1, 6)])
+    h.clock.advance(0)
+    assert not h.smsc.unfinished
+    assert [c for c in h.clock.getDelayedCalls() if c.func.__name__ == "_expire_due"] == []
