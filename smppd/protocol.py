@@ -160,6 +160,7 @@ class SmppProtocol(Protocol):
         self._outstanding: dict[int, tuple[Waiter, float, int]] = {}
         self._waiting: deque[tuple[int, bytes, Waiter]] = deque()
         self._out: list[bytes] = []
+        self._uncounted: list[bytes] = []  # the part of _out not counted yet (metrics)
         self._receiving = False
         self._paused: set[str] = set()
         self._closing = False
@@ -299,12 +300,12 @@ class SmppProtocol(Protocol):
                     self._on_decode_error(frame)  # type: ignore[arg-type]
                     continue
                 _length, cid, status, seq = _unpack_header(frame)
+                if pdus is not None:
+                    pdus.incoming[cid, status] += 1  # every framed PDU, decodable or not
                 handler = fast.get(cid)
                 if handler is None or cid not in session.receivable:
                     self.dispatch_frame(frame)
                     continue
-                if pdus is not None:
-                    pdus.incoming[cid, status] += 1
                 self._last_transaction = self._last_rx
                 try:
                     handler(frame, status, seq)
@@ -320,7 +321,8 @@ class SmppProtocol(Protocol):
             self.close()
 
     def dispatch_frame(self, frame: bytes) -> None:
-        """Decode a frame and dispatch it through the general path."""
+        """Decode a frame and take the general path (frame handlers call it
+        for what they do not read themselves)."""
         try:
             pdu = decode_pdu(frame)
         except PduDecodeError as e:
@@ -330,8 +332,6 @@ class SmppProtocol(Protocol):
 
     def _dispatch(self, pdu: Pdu) -> None:
         cid = pdu.command_id
-        if self.pdus is not None:
-            self.pdus.incoming[cid, pdu.command_status] += 1
         if cid != C.enquire_link and cid != C.enquire_link_resp:
             self._last_transaction = self._last_rx
         if cid & 0x80000000:
@@ -426,19 +426,31 @@ class SmppProtocol(Protocol):
         """Write whole PDUs: batched while a read is handled, at once otherwise."""
         if self._receiving:
             self._out.append(data)
+            if self.pdus is not None:
+                self._uncounted.append(data)
         elif self.transport is not None and self.session.state is not State.CLOSED:
             self.transport.write(data)
             if self.pdus is not None:
                 self.pdus.count_out(data)
 
-    def write_many(self, chunks: list[bytes]) -> None:
+    def write_many(self, chunks: list[bytes], kind: tuple[int, int] | None = None) -> None:
+        """Write PDUs, one per chunk. ``kind``: all of them have this
+        (command_id, command_status), so they are counted for the metrics at
+        once instead of read back when written."""
+        if self.transport is None or self.session.state is State.CLOSED:
+            return
+        pdus = self.pdus
+        if pdus is not None and kind is not None:
+            pdus.outgoing[kind] += len(chunks)
         if self._receiving:
             self._out.extend(chunks)
-        elif self.transport is not None and self.session.state is not State.CLOSED:
+            if pdus is not None and kind is None:
+                self._uncounted.extend(chunks)
+        else:
             data = b"".join(chunks)
             self.transport.write(data)
-            if self.pdus is not None:
-                self.pdus.count_out(data)
+            if pdus is not None and kind is None:
+                pdus.count_out(data)
 
     def hold_output(self) -> bool:
         """Batch writes as during a read, until :meth:`release_output`; False
@@ -456,11 +468,11 @@ class SmppProtocol(Protocol):
     def _flush(self) -> None:
         if self._out:
             out, self._out = self._out, []
+            uncounted, self._uncounted = self._uncounted, []
             if self.transport is not None and self.session.state is not State.CLOSED:
-                data = out[0] if len(out) == 1 else b"".join(out)
-                self.transport.write(data)
-                if self.pdus is not None:
-                    self.pdus.count_out(data)
+                self.transport.write(out[0] if len(out) == 1 else b"".join(out))
+                if self.pdus is not None and uncounted:
+                    self.pdus.count_out(uncounted[0] if len(uncounted) == 1 else b"".join(uncounted))
 
     def send_request(self, pdu: Pdu) -> Deferred[Pdu]:
         """Send a request; fire with its response, or fail with SmppError

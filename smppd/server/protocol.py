@@ -77,6 +77,7 @@ _PLAIN_ESM_CLASS = frozenset(v for v in range(256) if (v & 0x3C) in SUBMIT_MESSA
 _PLAIN_REGISTERED = frozenset(v for v in range(256) if v & 0x03 != 0x03 and not v & 0xE0)
 _PLAIN_DATA_CODING = frozenset(v for v in range(256) if valid_data_coding(v))
 _ENROUTE = MessageState.ENROUTE
+_SUBMIT_SM_RESP_OK = (int(C.submit_sm_resp), 0)
 
 
 def message_id_resp(command_id: int, sequence_number: int, message_id: str) -> bytes:
@@ -106,6 +107,7 @@ class SmscProtocol(SmppProtocol):
         self._may: frozenset[str] = frozenset()
         self._batch_messages: list[Message] = []
         self._batch_answers: list[bytes] = []  # encoded, sent when the store has the batch
+        self._batch_plain = True  # every answer in the batch is a submit_sm_resp ESME_ROK
         self._unanswered = 0
         self._strict = smsc.config.strict_addresses
         self._answered_requests = False  # responses to our deliver_sm came in this read
@@ -392,6 +394,7 @@ class SmscProtocol(SmppProtocol):
             return
         messages, self._batch_messages = self._batch_messages, []
         answers, self._batch_answers = self._batch_answers, []
+        plain, self._batch_plain = self._batch_plain, True
         self._unanswered += len(answers)
         if self._unanswered >= self._window:
             self.pause_reading("store")
@@ -399,13 +402,15 @@ class SmscProtocol(SmppProtocol):
         d.addCallbacks(
             self._stored,
             self._store_failed,
-            callbackArgs=(messages, answers, self._last_rx),
+            callbackArgs=(messages, answers, self._last_rx, plain),
             errbackArgs=(answers,),
         )
 
-    def _stored(self, _: object, messages: list[Message], answers: list[bytes], received: float) -> None:
+    def _stored(
+        self, _: object, messages: list[Message], answers: list[bytes], received: float, plain: bool
+    ) -> None:
         self._answered(len(answers))
-        self.write_many(answers)
+        self.write_many(answers, _SUBMIT_SM_RESP_OK if plain else None)
         stats = self.smsc.stats
         stats.submits[self.account.system_id] += len(messages)
         stats.submit_latency.observe(self.clock.seconds() - received, len(answers))
@@ -438,6 +443,7 @@ class SmscProtocol(SmppProtocol):
         message = self._message(pdu, pdu.destination_addr, pdu.dest_addr_ton, pdu.dest_addr_npi, now, None, expires_at)
         self._batch_messages.append(message)
         self._batch_answers.append(message_id_resp(C.data_sm_resp, pdu.sequence_number, message.message_id))
+        self._batch_plain = False
         return None
 
     def _on_submit_multi(self, pdu: SubmitMulti) -> Pdu | None:
@@ -489,6 +495,7 @@ class SmscProtocol(SmppProtocol):
         self._batch_answers.append(
             encode_pdu(SubmitMultiResp(sequence_number=seq, message_id=base, unsuccess_smes=failed))
         )
+        self._batch_plain = False
         return None
 
     # -- query, cancel, replace ----------------------------------------------

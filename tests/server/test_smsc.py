@@ -638,3 +638,25 @@ def test_messages_finished_at_once_leave_no_expiry_watch():
     h.clock.advance(0)
     assert not h.smsc.unfinished
     assert [c for c in h.clock.getDelayedCalls() if c.func.__name__ == "_expire_due"] == []
+
+
+def test_pdus_sent_are_counted_once_whichever_way_they_are_written():
+    h = Harness(ServerConfig(simulator_default_delay=0.0))
+    proto, transport = h.bind()
+    before = dict(h.smsc.stats.pdus.outgoing)
+    h.request(
+        proto,
+        transport,
+        *[submit(sequence_number=i) for i in range(1, 4)],  # a batch of plain answers
+        submit(sequence_number=4, destination_addr=""),  # an error answer, written at once
+        DataSm(sequence_number=5, source_addr="Shop", destination_addr="447700900123"),  # a mixed batch
+    )
+    h.request(proto, transport, submit(sequence_number=6, registered_delivery=1))
+    h.clock.advance(0)
+    got = {k: v - before.get(k, 0) for k, v in h.smsc.stats.pdus.outgoing.items() if v != before.get(k, 0)}
+    assert got == {
+        (0x80000004, 0): 4,
+        (0x80000004, S.ESME_RINVDSTADR): 1,
+        (0x80000103, 0): 1,
+        (0x00000005, 0): 1,  # the receipt
+    }

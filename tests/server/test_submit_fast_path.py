@@ -172,6 +172,7 @@ def test_the_plain_case_takes_the_frame_handler(monkeypatch: pytest.MonkeyPatch)
     # esm_class 0x40 says the message starts with a UDH, and "hello" is no UDH
     assert [a.command_status for a in answers] == [0, CommandStatus.ESME_RINVMSGLEN]
     assert len(decoded) == 1  # only that one was decoded
+    assert proto.pdus is not None and proto.pdus.incoming[0x00000004, 0] == 2  # each counted once
     stored = h.store._state.messages[answers[0].message_id]
     assert (stored.source_addr, stored.destination_addr, stored.short_message, stored.registered_delivery) == (
         "447700900001",
