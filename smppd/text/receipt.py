@@ -288,14 +288,22 @@ def parse_receipt(text: str | bytes | bytearray) -> DeliveryReceipt | None:
 
 # --------------------------------------------------------------------------- message ids
 
-_HEX_RE = re.compile(r"[0-9a-f]+")
-_DEC_RE = re.compile(r"[0-9]+")
+# (str.strip with these characters leaves "" exactly when the string is made
+# only of them: the test below costs one C call where a regex match cost more.)
+_HEX_DIGITS = "0123456789abcdef"
+_DEC_DIGITS = "0123456789"
 # message_id is at most 64 characters; never convert anything longer.
 _MAX_NUMERIC_LENGTH = 64
 
 
 def _clean(value: str) -> str:
     return value.strip().strip("\x00").strip().lower()
+
+
+def _normalize_cleaned(cleaned: str) -> str:
+    if cleaned and not cleaned.strip(_HEX_DIGITS):
+        return cleaned.lstrip("0") or "0"
+    return cleaned
 
 
 def normalize_message_id(value: str) -> str:
@@ -306,18 +314,15 @@ def normalize_message_id(value: str) -> str:
     zeros (``"0000"`` becomes ``"0"``). Other ids keep their zeros: they are
     opaque strings, not numbers.
     """
-    cleaned = _clean(value)
-    if cleaned and _HEX_RE.fullmatch(cleaned):
-        return cleaned.lstrip("0") or "0"
-    return cleaned
+    return _normalize_cleaned(_clean(value))
 
 
 def _cross_base_forms(normalized: str) -> frozenset[str]:
     """Other spellings of the same number: decimal<->hex, each normalized."""
-    if len(normalized) > _MAX_NUMERIC_LENGTH or not _HEX_RE.fullmatch(normalized):
+    if len(normalized) > _MAX_NUMERIC_LENGTH or not normalized or normalized.strip(_HEX_DIGITS):
         return frozenset()
     forms = {str(int(normalized, 16))}
-    if _DEC_RE.fullmatch(normalized):
+    if not normalized.strip(_DEC_DIGITS):
         forms.add(format(int(normalized, 10), "x"))
     forms.discard(normalized)
     return frozenset(forms)
@@ -428,11 +433,11 @@ class MessageIdIndex(Generic[V]):
 
     def put(self, message_id: str, value: V) -> None:
         """Store ``value`` under a submitted ``message_id``."""
-        key = normalize_message_id(message_id)
+        cleaned = _clean(message_id)
+        key = _normalize_cleaned(cleaned)
         if not key:
             raise ValueError("cannot index an empty message_id")
         self._entries[key] = (message_id, value)
-        cleaned = _clean(message_id)
         if len(cleaned) > TRUNCATED_ID_LENGTH:
             self._prefixes.setdefault(cleaned[:TRUNCATED_ID_LENGTH], set()).add(key)
 
@@ -446,6 +451,12 @@ class MessageIdIndex(Generic[V]):
         key = self._find(receipt_id)
         return None if key is None else self._entries[key]
 
+    def take(self, receipt_id: str) -> tuple[str, V] | None:
+        """Remove and return ``(stored message_id, value)`` for ``receipt_id``,
+        or ``None``: :meth:`find` and :meth:`pop` in one lookup."""
+        key = self._find(receipt_id)
+        return None if key is None else self._remove(key)
+
     def pop(self, receipt_id: str, default: V | None = None) -> V | None:
         """Remove and return the value ``receipt_id`` matches, else ``default``."""
         key = self._find(receipt_id)
@@ -455,6 +466,8 @@ class MessageIdIndex(Generic[V]):
 
     def _remove(self, key: str) -> tuple[str, V]:
         entry = self._entries.pop(key)
+        if not self._prefixes:
+            return entry
         cleaned = _clean(entry[0])
         if len(cleaned) > TRUNCATED_ID_LENGTH:
             prefix = cleaned[:TRUNCATED_ID_LENGTH]

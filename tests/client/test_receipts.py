@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from smppd.client import MessageOutcome
 from smppd.pdu import CommandStatus, DeliverSm, MessageState
 from smppd.protocol import SessionConfig
+from smppd.text.receipt import MessageIdIndex, message_ids_match, normalize_message_id
 from tests.client.support import consume, failure_of, ok, result_of
 
 S = CommandStatus
@@ -200,3 +205,37 @@ def test_finished_messages_do_not_pile_up_in_the_expiry_heap():
         assert tracker.receipt(f"{i:x}", 2)
     assert len(tracker._expiry) <= 1024 + 2
     tracker.stop()
+
+
+# -- message id normalisation without regular expressions ---------------------------------
+
+_HEX = re.compile(r"[0-9a-f]+")
+_DEC = re.compile(r"[0-9]+")
+
+
+def _regex_normalize(value: str) -> str:
+    """normalize_message_id as it was written with regular expressions."""
+    cleaned = value.strip().strip("\x00").strip().lower()
+    if cleaned and _HEX.fullmatch(cleaned):
+        return cleaned.lstrip("0") or "0"
+    return cleaned
+
+
+_ids = st.text(st.sampled_from("0123456789abcdefABCDEFxyz- \x00_\u00e9\u0660"), max_size=20)
+
+
+@given(_ids)
+def test_normalize_message_id_is_what_the_regular_expressions_gave(value):
+    assert normalize_message_id(value) == _regex_normalize(value)
+
+
+@given(_ids, _ids)
+def test_message_ids_match_is_symmetric_and_index_take_finds_what_find_finds(a, b):
+    assert message_ids_match(a, b) == message_ids_match(b, a)
+    if not normalize_message_id(a):
+        return
+    index: MessageIdIndex[int] = MessageIdIndex()
+    index.put(a, 1)
+    found = index.find(b)
+    assert index.take(b) == found
+    assert len(index) == (1 if found is None else 0)
