@@ -26,23 +26,39 @@ from twisted.python.failure import Failure
 from smppd import events as ev
 from smppd.client.config import ClientConfig
 from smppd.client.endpoints import FailoverEndpoint
-from smppd.client.protocol import EsmeProtocol
+from smppd.client.protocol import EsmeProtocol, SubmitWaiter
 from smppd.client.receipts import MessageOutcome, ReceiptTracker
+from smppd.client.wire import ReceiptFields, encode_submit_sm, plain_gsm_septets
 from smppd.metrics import ServiceStats
-from smppd.pdu import CommandStatus, Pdu, SubmitSm, encode_pdu
+from smppd.pdu import CommandId, CommandStatus, Pdu, SubmitSm, SubmitSmResp, encode_pdu
 from smppd.pdu.tlv import EMPTY as EMPTY_TLVS
 from smppd.pdu.tlv import Tlvs
 from smppd.protocol import SmppError
 from smppd.session import BindType
-from smppd.text.encoding import choose_encoding
+from smppd.text.encoding import GSM7, TextEncoding, choose_encoding
 from smppd.text.reassembly import Completed, Reassembler, fragment_from_pdu_fields
 from smppd.text.receipt import parse_receipt, stat_for_state
-from smppd.text.split import Segment, split_binary, split_text
+from smppd.text.split import METHODS, Segment, split_binary, split_text
 
 log = Logger()
 S = CommandStatus
 _THROTTLED = frozenset({S.ESME_RTHROTTLED, S.ESME_RMSGQFUL})
-_RECEIPT_TYPES = frozenset({0x04, 0x08, 0x10, 0x20})
+_SUBMIT_SM = int(CommandId.submit_sm)
+_GSM7_DATA_CODING = TextEncoding.for_name(GSM7).data_coding
+# The options a one-segment text may come with and still be encoded by
+# encode_submit_sm (the rest take build_submits).
+_PLAIN_OPTIONS = frozenset(
+    {
+        "registered_delivery",
+        "source_addr_ton",
+        "source_addr_npi",
+        "dest_addr_ton",
+        "dest_addr_npi",
+        "esm_class",
+        "concatenation",
+        "encoding",
+    }
+)
 
 
 class SendError(Exception):
@@ -75,13 +91,52 @@ class IncomingMessage:
 MessageHandler = Callable[[IncomingMessage], "int | None | Deferred[int | None]"]
 
 
-class _Entry:
-    __slots__ = ("command_id", "d", "wire")
+class _Entry(SubmitWaiter):
+    """One request in the send queue and, once sent, the waiter for its
+    response (the protocol calls it: no Deferred between the two).
 
-    def __init__(self, command_id: int, wire: bytes, d: Deferred[Pdu]) -> None:
+    ``d`` fires with the response PDU; for a one-segment send_message
+    (``message`` true) with its ids, and ``tracked``, ``source``,
+    ``destination`` and ``started`` are what :meth:`SmppClient._sent` needs."""
+
+    __slots__ = (
+        "bind",
+        "client",
+        "command_id",
+        "d",
+        "destination",
+        "message",
+        "proto",
+        "source",
+        "started",
+        "tracked",
+        "wire",
+    )
+    tracked: bool
+    source: str
+    destination: str
+    started: float
+
+    def __init__(self, client: SmppClient, command_id: int, wire: bytes, d: Deferred[Any]) -> None:
+        self.client = client
         self.command_id = command_id
         self.wire = wire
         self.d = d
+        self.message = False
+        self.bind: _Bind | None = None
+        self.proto: EsmeProtocol | None = None
+
+    def accepted(self, message_id: str, sequence_number: int) -> None:
+        if self.message:
+            self.client._answered(self, None, message_id)
+        else:
+            self.client._answered(self, SubmitSmResp(sequence_number=sequence_number, message_id=message_id))
+
+    def callback(self, result: Any) -> None:
+        self.client._answered(self, result)
+
+    def errback(self, fail: Any) -> None:
+        self.client._refused(self, fail)
 
 
 class _Bind:
@@ -96,6 +151,19 @@ class _Bind:
         self.paused_until = 0.0
         self.throttle = 0.0
         self.failures = 0  # failed connections or binds since the last good bind
+
+
+def _plain_text_allowed(config: ClientConfig) -> bool:
+    """Whether ``config`` lets a one-septet GSM text of one segment take the plain
+    encoder: its splitting method is valid and not message_payload, and its
+    languages are valid (``choose_encoding`` would raise for them even then)."""
+    if config.concatenation not in METHODS or config.concatenation == "payload":
+        return False
+    try:
+        choose_encoding("", languages=config.languages)
+    except ValueError:
+        return False
+    return True
 
 
 class SmppClient(service.MultiService):
@@ -128,7 +196,7 @@ class SmppClient(service.MultiService):
         self._rr = 0
         self._pump_call: Any = None
         self._sent_at: deque[float] = deque()  # send times of the last submits (rate limit)
-        self._outcomes: dict[str, Deferred[MessageOutcome]] = {}
+        self._outcomes: dict[str, list[Deferred[MessageOutcome]]] = {}  # first id -> outcome() waiters
         self._finished: OrderedDict[str, MessageOutcome] = OrderedDict()
         self._rejected_parts: OrderedDict[tuple[Any, ...], Completed] = OrderedDict()
         self.stats = ServiceStats()  # hot-path counters for /metrics
@@ -138,6 +206,8 @@ class SmppClient(service.MultiService):
         self._gave_up = False
         self._bound_waiters: list[Deferred[None]] = []
         self.counters = {"submitted": 0, "failed": 0, "throttled": 0, "receipts": 0, "mo": 0}
+        self._plain_config: ClientConfig | None = None  # the config _plain_text was judged for
+        self._plain_text = False
 
     # -- life ------------------------------------------------------------------
 
@@ -192,7 +262,9 @@ class SmppClient(service.MultiService):
         d.addCallbacks(bound, refused)
 
     def _make_protocol(self) -> EsmeProtocol:
-        proto = EsmeProtocol(self.reactor, self.config.session, self.events, on_deliver=self._on_deliver)
+        proto = EsmeProtocol(
+            self.reactor, self.config.session, self.events, on_deliver=self._on_deliver, on_receipt=self._on_receipt
+        )
         proto.pdus = self.stats.pdus
         return proto
 
@@ -339,7 +411,13 @@ class SmppClient(service.MultiService):
     def _fail_queue(self, error: Exception) -> None:
         queue, self._queue = self._queue, deque()
         for entry in queue:
-            entry.d.errback(error)
+            self._fail(entry, Failure(error))
+
+    def _fail(self, entry: _Entry, failure: Failure) -> None:
+        if not entry.message:
+            entry.d.errback(failure)
+        else:
+            entry.d.errback(self._failed(failure, ()))
 
     # -- sending -----------------------------------------------------------------
 
@@ -353,20 +431,21 @@ class SmppClient(service.MultiService):
             d: Deferred[Pdu] = Deferred()
             d.errback(e)
             return d
-        return self._enqueue(pdu.command_id, wire)
-
-    def _enqueue(self, command_id: int, wire: bytes) -> Deferred[Pdu]:
-        d: Deferred[Pdu] = Deferred()
-        if self._stopping or self._gave_up:
-            d.errback(ClientStopped("client is stopping" if self._stopping else "gave up reconnecting"))
-            return d
-        if len(self._queue) >= self.config.max_queue:
-            d.errback(SendError("send queue is full", S.ESME_RMSGQFUL))
-            return d
-        self._queue.append(_Entry(command_id, wire, d))
-        if len(self._queue) == 1 or self._pump_call is None:
-            self._pump()  # (behind others it waits for what they wait for)
+        d = Deferred()
+        self._enqueue(_Entry(self, pdu.command_id, wire, d))
         return d
+
+    def _enqueue(self, entry: _Entry) -> None:
+        if self._stopping or self._gave_up:
+            self._fail(entry, Failure(ClientStopped("client is stopping" if self._stopping else "gave up reconnecting")))
+            return
+        queue = self._queue
+        if len(queue) >= self.config.max_queue:
+            self._fail(entry, Failure(SendError("send queue is full", S.ESME_RMSGQFUL)))
+            return
+        queue.append(entry)
+        if len(queue) == 1 or self._pump_call is None:
+            self._pump()  # (behind others it waits for what they wait for)
 
     def _schedule_pump(self, delay: float) -> None:
         if self._pump_call is not None and self._pump_call.active():
@@ -409,7 +488,6 @@ class SmppClient(service.MultiService):
         n = len(binds)
         now = self.reactor.seconds()
         limited = self.config.rate is not None
-        answered, refused = self._answered, self._refused
         next_wake: float | None = None
         rr = self._rr
         while queue:
@@ -437,34 +515,44 @@ class SmppClient(service.MultiService):
                     break
             entry = queue.popleft()
             self._rr = rr  # a refusal fired at once (closing) may pump again, re-entrantly
-            args = (entry, chosen)
-            chosen.send_request_wire(entry.command_id, entry.wire).addCallbacks(
-                answered, refused, callbackArgs=args, errbackArgs=args
-            )
+            entry.proto = chosen
+            entry.bind = bind
+            chosen.send_request_to(entry.command_id, entry.wire, entry)
             rr = self._rr
         self._rr = rr
         if next_wake is not None and queue:
             self._schedule_pump(next_wake)
 
-    def _bind_of(self, proto: EsmeProtocol) -> _Bind | None:
-        for bind in self._binds:
-            if bind.protocol is proto:
-                return bind
-        return None
+    def _bind_of(self, entry: _Entry) -> _Bind | None:
+        """The bind that sent ``entry``, if that session is still its current one."""
+        bind = entry.bind
+        return bind if bind is not None and bind.protocol is entry.proto else None
 
-    def _answered(self, response: Pdu, entry: _Entry, proto: EsmeProtocol) -> None:
-        bind = self._bind_of(proto)
-        if bind is not None:
+    def _answered(self, entry: _Entry, response: Pdu | None, message_id: str = "") -> None:
+        bind = entry.bind
+        if bind is not None and bind.protocol is entry.proto:
             bind.throttle = 0.0
-        entry.d.callback(response)
+        if not entry.message:
+            entry.d.callback(response)
+        else:
+            try:
+                if response is not None:
+                    message_id = response.message_id  # type: ignore[attr-defined]
+                ids = self._sent((message_id,), entry.tracked, entry.source, entry.destination, entry.started)
+            except Exception:
+                entry.d.errback(Failure())
+            else:
+                entry.d.callback(ids)
         if self._queue:
             self._pump()  # even with a wake-up scheduled: another bind may be paused, not this one
 
-    def _refused(self, failure: Failure, entry: _Entry, proto: EsmeProtocol) -> None:
+    def _refused(self, entry: _Entry, failure: Failure | BaseException) -> None:
+        if not isinstance(failure, Failure):
+            failure = Failure(failure)
         error = failure.value
         if isinstance(error, SmppError) and error.status in _THROTTLED:
             self.counters["throttled"] += 1
-            bind = self._bind_of(proto)
+            bind = self._bind_of(entry)
             self._queue.appendleft(entry)  # first in line again: order is kept
             if bind is not None:
                 bind.throttle = min(
@@ -473,7 +561,7 @@ class SmppClient(service.MultiService):
                 bind.paused_until = self.reactor.seconds() + bind.throttle
             self._schedule_pump(self.config.throttle_initial if bind is None else bind.throttle)
             return
-        entry.d.errback(failure)
+        self._fail(entry, failure)
         if self._queue:
             self._pump()
 
@@ -547,9 +635,22 @@ class SmppClient(service.MultiService):
         """Encode, split and submit a message; fire with its message ids (one
         per segment). With ``receipt=True`` a delivery receipt is asked for and
         tracked: :meth:`outcome` gives the final state."""
+        if receipt:
+            options.setdefault("registered_delivery", 1)
+        wire = self._plain_submit(source, destination, content, options)
+        if wire is not None:
+            # One segment of plain GSM text, no unusual field (the common case): written
+            # straight to bytes, and its queue entry fires the Deferred with its id.
+            d0: Deferred[list[str]] = Deferred()
+            entry = _Entry(self, _SUBMIT_SM, wire, d0)
+            entry.message = True
+            entry.tracked = bool(options.get("registered_delivery", 0) & 0x03)
+            entry.source = source
+            entry.destination = destination
+            entry.started = self.reactor.seconds()
+            self._enqueue(entry)
+            return d0
         try:
-            if receipt:
-                options.setdefault("registered_delivery", 1)
             pdus = self.build_submits(source, destination, content, **options)
         except Exception as e:
             d: Deferred[list[str]] = Deferred()
@@ -558,8 +659,8 @@ class SmppClient(service.MultiService):
         tracked = bool(options.get("registered_delivery", 0) & 0x03)
         started = self.reactor.seconds()
         if len(pdus) == 1:
-            # One segment (the common case): its own Deferred carries the result, no
-            # DeferredList around it. Same results and failures as the general path.
+            # One segment: its own Deferred carries the result, no DeferredList around
+            # it. Same results and failures as the general path.
             d1 = self.submit(pdus[0])
             d1.addCallbacks(self._sent_one, self._failed_one, callbackArgs=(tracked, source, destination, started))
             return d1  # type: ignore[return-value]
@@ -580,9 +681,45 @@ class SmppClient(service.MultiService):
         gathered.addCallbacks(sent, failed)
         return gathered  # type: ignore[return-value]
 
-    def _receipt_latency(self, outcome: MessageOutcome, since: float) -> MessageOutcome:
-        self.stats.receipt_latency.observe(self.reactor.seconds() - since)
-        return outcome
+    def _plain_submit(self, source: str, destination: str, content: str | bytes, options: dict[str, Any]) -> bytes | None:
+        """The submit_sm of a message whose text fits one segment of the default GSM
+        tables with one septet a character, when no option asks for more than
+        :func:`~smppd.client.wire.encode_submit_sm` writes; else None.
+
+        Byte for byte what ``build_submits`` and ``encode_pdu`` give (one PDU, no UDH,
+        no TLVs); anything else, errors included, is theirs to handle."""
+        if not isinstance(content, str) or len(content) > 160:
+            return None
+        config = self.config
+        if config is not self._plain_config:
+            self._plain_config = config
+            self._plain_text = _plain_text_allowed(config)
+        if not self._plain_text:
+            return None
+        septets = plain_gsm_septets(content)
+        if septets is None:
+            return None
+        if options:
+            if not _PLAIN_OPTIONS.issuperset(options) or options.get("encoding") is not None:
+                return None
+            concatenation = options.get("concatenation")
+            if concatenation is not None and (concatenation == "payload" or concatenation not in METHODS):
+                return None
+        source_addr_ton = options.get("source_addr_ton")
+        if source_addr_ton is None:
+            source_addr_ton = 5 if source and not source.lstrip("+").isdigit() else 1
+        return encode_submit_sm(
+            source,
+            destination,
+            septets,
+            source_addr_ton=source_addr_ton,
+            source_addr_npi=options.get("source_addr_npi", 0),
+            dest_addr_ton=options.get("dest_addr_ton", 1),
+            dest_addr_npi=options.get("dest_addr_npi", 1),
+            esm_class=options.get("esm_class", 0),
+            registered_delivery=options.get("registered_delivery", 0),
+            data_coding=_GSM7_DATA_CODING,
+        )
 
     def protocols(self) -> list[EsmeProtocol]:
         """The sessions currently connected (bound or binding)."""
@@ -595,18 +732,19 @@ class SmppClient(service.MultiService):
         return self._failed(failure, ())
 
     def _sent(
-        self, responses: Sequence[Pdu], tracked: bool, source: str, destination: str, started: float
+        self, ids_or_responses: Sequence[Pdu] | Sequence[str], tracked: bool, source: str, destination: str, started: float
     ) -> list[str]:
         """A message's every segment accepted: count, track, publish; its ids."""
-        ids = [r.message_id for r in responses]  # type: ignore[attr-defined]
+        ids = [r if isinstance(r, str) else r.message_id for r in ids_or_responses]  # type: ignore[attr-defined]
         self.counters["submitted"] += 1
-        self.stats.submit_latency.observe(self.reactor.seconds() - started)
+        now = self.reactor.seconds()
+        self.stats.submit_latency.observe(now - started)
         if tracked:
-            self._track(tuple(ids))
+            self._track(tuple(ids), now)
         if self.events:
             self.events.publish(
                 ev.SmsSubmitted(
-                    at=self.reactor.seconds(),
+                    at=now,
                     message_id=ids[0],
                     system_id=self.config.system_id,
                     source_addr=source,
@@ -624,79 +762,89 @@ class SmppClient(service.MultiService):
         wrapped.__cause__ = error  # ResponseTimeout, ConnectionClosed, SmppError, ClientStopped...
         return Failure(wrapped)
 
-    def _track(self, ids: tuple[str, ...]) -> None:
-        d = self.tracker.expect(ids)
+    def _track(self, ids: tuple[str, ...], since: float) -> None:
         key = ids[0]
-        self._outcomes[key] = d
-        d.addCallback(self._receipt_latency, self.reactor.seconds())
+        waiters: list[Deferred[MessageOutcome]] = []  # outcome() calls before the receipts are in
+        self._outcomes[key] = waiters
 
-        def done(outcome: MessageOutcome) -> MessageOutcome:
-            self._outcomes.pop(key, None)
-            self._finished[key] = outcome
-            while len(self._finished) > 100_000:
-                self._finished.popitem(last=False)
-            now = self.reactor.seconds()
-            if self.events:
-                if outcome.delivered:
-                    self.events.publish(
-                        ev.SmsDelivered(at=now, message_id=key, system_id=self.config.system_id, destination_addr="")
-                    )
-                else:
-                    self.events.publish(
-                        ev.SmsFailed(
-                            at=now,
-                            message_id=key,
-                            system_id=self.config.system_id,
-                            destination_addr="",
-                            state=outcome.stat,
-                            error_code=outcome.error_codes[0],
-                        )
-                    )
-            return outcome
+        def done(outcome: MessageOutcome) -> None:
+            self._tracked_done(key, since, waiters, outcome)
 
-        d.addCallback(done)
+        self.tracker.track(ids, done)
+
+    def _tracked_done(
+        self, key: str, since: float, waiters: list[Deferred[MessageOutcome]], outcome: MessageOutcome
+    ) -> None:
+        now = self.reactor.seconds()
+        self.stats.receipt_latency.observe(now - since)
+        if self._outcomes.get(key) is waiters:
+            del self._outcomes[key]
+        self._finished[key] = outcome
+        while len(self._finished) > 100_000:
+            self._finished.popitem(last=False)
+        if self.events:
+            if outcome.delivered:
+                self.events.publish(
+                    ev.SmsDelivered(at=now, message_id=key, system_id=self.config.system_id, destination_addr="")
+                )
+            else:
+                self.events.publish(
+                    ev.SmsFailed(
+                        at=now,
+                        message_id=key,
+                        system_id=self.config.system_id,
+                        destination_addr="",
+                        state=outcome.stat,
+                        error_code=outcome.error_codes[0],
+                    )
+                )
+        for waiter in waiters:
+            waiter.callback(outcome)
 
     def outcome(self, message_ids: list[str] | tuple[str, ...] | str) -> Deferred[MessageOutcome]:
         """The final state of a message sent with a receipt (by its first id)."""
         key = message_ids if isinstance(message_ids, str) else message_ids[0]
         if key in self._finished:
             return succeed(self._finished[key])
-        pending = self._outcomes.get(key)
-        if pending is None:
-            d: Deferred[MessageOutcome] = Deferred()
+        waiters = self._outcomes.get(key)
+        d: Deferred[MessageOutcome] = Deferred()
+        if waiters is None:
             d.errback(KeyError(f"no receipt is tracked for {key}"))
-            return d
-        mine: Deferred[MessageOutcome] = Deferred()
-
-        def relay(outcome: MessageOutcome) -> MessageOutcome:
-            mine.callback(outcome)
-            return outcome
-
-        pending.addCallback(relay)
-        return mine
+        else:
+            waiters.append(d)
+        return d
 
     # -- incoming ----------------------------------------------------------------
 
     def _on_deliver(self, proto: EsmeProtocol, pdu: Any) -> int | Deferred[int]:
-        receipted = pdu.receipted_message_id
-        if (pdu.esm_class & 0x3C) in _RECEIPT_TYPES or receipted is not None:
-            self._on_receipt(pdu, receipted)
+        fields = ReceiptFields(
+            pdu.source_addr,
+            pdu.esm_class,
+            getattr(pdu, "short_message", b""),  # (data_sm has none)
+            pdu.receipted_message_id,
+            pdu.message_state,
+            pdu.network_error_code,
+            pdu.message_payload,
+        )
+        if fields.is_receipt:
+            self._on_receipt(proto, fields)
             return S.ESME_ROK
         return self._on_mo(pdu)
 
-    def _on_receipt(self, pdu: Any, receipted: str | None) -> None:
-        state = pdu.message_state
+    def _on_receipt(self, proto: EsmeProtocol, fields: ReceiptFields) -> None:
+        """A delivery receipt (decoded, or read from the frame by the protocol)."""
+        receipted = fields.receipted_message_id
+        state = fields.message_state
         error = 0
-        parsed = None
         if receipted is None or state is None:
-            parsed = parse_receipt(pdu.short_message or pdu.message_payload or b"")
+            parsed = parse_receipt(fields.short_message or fields.message_payload or b"")
             if parsed is None:
-                log.warn("receipt without an id from {source}", source=pdu.source_addr)
+                log.warn("receipt without an id from {source}", source=fields.source_addr)
                 return
             receipted = receipted or parsed.id
             state = state if state is not None else parsed.message_state
             error = int(parsed.err) if parsed.err.isdigit() else 0
-        code = pdu.network_error_code
+        code = fields.network_error_code
         if code and len(code) == 3:
             error = int.from_bytes(code[1:], "big")
         self.counters["receipts"] += 1

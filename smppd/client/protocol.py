@@ -1,4 +1,11 @@
-"""One ESME connection: bind, incoming deliver_sm / data_sm / outbind."""
+"""One ESME connection: bind, incoming deliver_sm / data_sm / outbind.
+
+The two PDUs an ESME receives most, submit_sm_resp and the deliver_sm of a
+delivery receipt, are read straight from their frames (:mod:`smppd.client.wire`)
+without building PDU objects; whatever those readers do not take (an error
+status, TLVs on a response, an MO message, an odd layout) is decoded and goes
+the general way.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,12 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
+from smppd.client.wire import (
+    ReceiptFields,
+    deliver_sm_resp_ok,
+    read_deliver_sm_receipt,
+    read_submit_sm_resp,
+)
 from smppd.events import EventBus
 from smppd.pdu import (
     AlertNotification,
@@ -18,8 +31,9 @@ from smppd.pdu import (
     CommandId,
     Outbind,
     Pdu,
+    SubmitSmResp,
 )
-from smppd.protocol import SessionConfig, SmppProtocol
+from smppd.protocol import FrameHandler, SessionConfig, SmppProtocol
 from smppd.session import BindType, Role
 
 log = Logger()
@@ -33,6 +47,21 @@ _BIND_CLASS = {
 
 # handler(protocol, pdu) -> command_status for the response (or a Deferred of it)
 DeliverHandler = Callable[["EsmeProtocol", Pdu], "int | Deferred[int]"]
+# handler(protocol, fields) for a receipt read from the frame; answered ESME_ROK
+ReceiptHandler = Callable[["EsmeProtocol", ReceiptFields], None]
+
+
+class SubmitWaiter:
+    """Base of a waiter (see :class:`smppd.protocol.Waiter`) for a submit_sm
+    that can take just the message_id: a plain submit_sm_resp read from the
+    frame goes to :meth:`accepted` and no SubmitSmResp is built. Everything
+    else (error statuses included) still comes through the ``callback`` and
+    ``errback`` that a subclass defines too."""
+
+    __slots__ = ()
+
+    def accepted(self, message_id: str, sequence_number: int) -> None:
+        raise NotImplementedError
 
 
 class EsmeProtocol(SmppProtocol):
@@ -40,7 +69,11 @@ class EsmeProtocol(SmppProtocol):
 
     ``on_deliver`` receives every deliver_sm and data_sm and decides the
     response status; ``on_outbind`` is called when the SMSC sends outbind
-    (the usual answer is ``protocol.bind(BindType.RECEIVER, ...)``).
+    (the usual answer is ``protocol.bind(BindType.RECEIVER, ...)``). With
+    ``on_receipt`` set, a deliver_sm that is a delivery receipt in the usual
+    shape goes to it instead, as :class:`~smppd.client.wire.ReceiptFields`
+    read from the frame, and is answered ESME_ROK (an exception answers
+    ESME_RSYSERR); every other deliver_sm still reaches ``on_deliver``.
     """
 
     role = Role.ESME
@@ -53,9 +86,11 @@ class EsmeProtocol(SmppProtocol):
         *,
         on_deliver: DeliverHandler | None = None,
         on_outbind: Callable[[EsmeProtocol, Outbind], Any] | None = None,
+        on_receipt: ReceiptHandler | None = None,
     ) -> None:
         super().__init__(clock, config, events)
         self.on_deliver = on_deliver
+        self.on_receipt = on_receipt
         self.on_outbind = on_outbind
         self.on_alert: Callable[[EsmeProtocol, AlertNotification], Any] | None = None
         self.bind_response: Pdu | None = None
@@ -67,6 +102,39 @@ class EsmeProtocol(SmppProtocol):
             C.alert_notification: self._on_alert_notification,
             C.outbind: self._on_outbind,
         }
+
+    def frame_handlers(self) -> dict[int, FrameHandler]:
+        return {
+            C.submit_sm_resp: self._on_submit_sm_resp_frame,
+            C.deliver_sm: self._on_deliver_sm_frame,
+        }
+
+    def _on_submit_sm_resp_frame(self, frame: bytes, status: int, seq: int) -> None:
+        # SmppProtocol._on_response for the plain case: a pending submit_sm, ESME_ROK,
+        # no TLVs. A missing request, another request's response or an error
+        # status go the general way (its log line, its SmppError with the PDU).
+        pending = self._outstanding.get(seq)
+        message_id = None if status or pending is None or pending[2] != C.submit_sm else read_submit_sm_resp(frame)
+        if message_id is None or pending is None:
+            self.dispatch_frame(frame)
+            return
+        del self._outstanding[seq]
+        waiter = pending[0]
+        if isinstance(waiter, SubmitWaiter):
+            waiter.accepted(message_id, seq)
+        else:
+            waiter.callback(SubmitSmResp(sequence_number=seq, message_id=message_id))
+        if self._waiting:
+            self._pump()
+
+    def _on_deliver_sm_frame(self, frame: bytes, status: int, seq: int) -> None:
+        handler = self.on_receipt
+        fields = None if handler is None else read_deliver_sm_receipt(frame)
+        if fields is None:
+            self.dispatch_frame(frame)
+            return
+        handler(self, fields)  # type: ignore[misc]
+        self.write(deliver_sm_resp_ok(seq))
 
     def bind(
         self,

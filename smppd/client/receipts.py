@@ -2,7 +2,8 @@
 
 A message is one or more segments, each with the id its submit_sm_resp
 carried. :meth:`ReceiptTracker.expect` returns a Deferred that fires once
-every segment has a final state (or the receipt timeout passes). Receipt ids
+every segment has a final state (or the receipt timeout passes);
+:meth:`ReceiptTracker.track` calls a function instead (no Deferred per message). Receipt ids
 are matched whether the SMSC writes them in hex, decimal, zero-padded or
 another case (:class:`~smppd.text.receipt.MessageIdIndex`). A receipt that
 arrives before its submit_sm_resp was processed (it happens) is kept for a
@@ -14,15 +15,18 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 import attrs
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
 
 from smppd.pdu import MessageState
 from smppd.text.receipt import MessageIdIndex, stat_for_state
 
+log = Logger()
 _NOT_FINAL = frozenset({MessageState.ENROUTE, MessageState.ACCEPTED, MessageState.SCHEDULED})
 _seq = itertools.count()
 
@@ -59,15 +63,16 @@ class MessageOutcome:
 
 
 class _Tracked:
-    __slots__ = ("d", "deadline", "errors", "ids", "remaining", "states")
+    __slots__ = ("deadline", "done", "errors", "finished", "ids", "remaining", "states")
 
-    def __init__(self, ids: tuple[str, ...], deadline: float) -> None:
+    def __init__(self, ids: tuple[str, ...], deadline: float, done: Callable[[MessageOutcome], object]) -> None:
         self.ids = ids
         self.states: list[int] = [0] * len(ids)
         self.errors: list[int] = [0] * len(ids)
         self.remaining = len(ids)
         self.deadline = deadline
-        self.d: Deferred[MessageOutcome] = Deferred()
+        self.done = done
+        self.finished = False
 
 
 class ReceiptTracker:
@@ -93,33 +98,46 @@ class ReceiptTracker:
 
     def expect(self, message_ids: tuple[str, ...] | list[str]) -> Deferred[MessageOutcome]:
         """A Deferred firing with the outcome once every segment is final."""
+        d: Deferred[MessageOutcome] = Deferred()
+        self.track(message_ids, d.callback)
+        return d
+
+    def track(self, message_ids: tuple[str, ...] | list[str], done: Callable[[MessageOutcome], object]) -> None:
+        """Call ``done(outcome)`` once every segment is final (or the receipt
+        timeout passed): :meth:`expect` without a Deferred. An exception from
+        ``done`` is logged."""
         ids = tuple(message_ids)
-        tracked = _Tracked(ids, self.clock.seconds() + self.timeout)
+        deadline = self.clock.seconds() + self.timeout
+        tracked = _Tracked(ids, deadline, done)
+        put = self._index.put
         for i, message_id in enumerate(ids):
-            self._index.put(message_id, (tracked, i))
-        heapq.heappush(self._expiry, (tracked.deadline, next(_seq), tracked))
+            put(message_id, (tracked, i))
+        heapq.heappush(self._expiry, (deadline, next(_seq), tracked))
         self._live += 1
-        self._arm()
+        timer = self._timer
+        if timer is None or not timer.active() or timer.getTime() > deadline:
+            self._arm()
         if self._orphans:
             for message_id in ids:
                 orphan = self._take_orphan(message_id)
                 if orphan is not None:
                     self.receipt(message_id, orphan[1], orphan[2])
-        return tracked.d
 
     def receipt(self, message_id: str, state: int, error_code: int = 0) -> bool:
         """Record a receipt; True when it matched a tracked segment."""
-        found = self._index.find(message_id)
+        if state in _NOT_FINAL:
+            if self._index.find(message_id) is None:
+                self.unmatched += 1
+                return False
+            self.matched += 1
+            return True
+        found = self._index.take(message_id)
         if found is None:
             self.unmatched += 1
-            if state not in _NOT_FINAL:
-                self._keep_orphan(message_id, state, error_code)
+            self._keep_orphan(message_id, state, error_code)
             return False
-        stored_id, (tracked, i) = found
+        tracked, i = found[1]
         self.matched += 1
-        if state in _NOT_FINAL:
-            return True
-        self._index.pop(stored_id)
         if not tracked.states[i]:
             tracked.remaining -= 1
         tracked.states[i] = state
@@ -129,18 +147,23 @@ class ReceiptTracker:
         return True
 
     def _finish(self, tracked: _Tracked, *, timed_out: bool) -> None:
-        if tracked.d.called:
+        if tracked.finished:
             return
-        states = tuple(s or MessageState.UNKNOWN for s in tracked.states)
+        tracked.finished = True
+        # (a segment without a final state is left only by a timeout; final states are never 0)
+        states = tuple(s or MessageState.UNKNOWN for s in tracked.states) if timed_out else tuple(tracked.states)
         self._live -= 1
         expiry = self._expiry
         if len(expiry) > 2 * self._live + 1024:
             # Mostly finished messages waiting for their timeout: drop them
             # (amortised O(1) per message; a heap entry per message would
             # otherwise live for the whole receipt timeout).
-            expiry[:] = [e for e in expiry if not e[2].d.called and e[2] is not tracked]
+            expiry[:] = [e for e in expiry if not e[2].finished]
             heapq.heapify(expiry)
-        tracked.d.callback(MessageOutcome(tracked.ids, states, tuple(tracked.errors), timed_out))
+        try:
+            tracked.done(MessageOutcome(tracked.ids, states, tuple(tracked.errors), timed_out))
+        except Exception:
+            log.failure("receipt outcome handler failed")
 
     # -- orphans -------------------------------------------------------------
 
@@ -181,7 +204,7 @@ class ReceiptTracker:
         now = self.clock.seconds()
         while self._expiry and self._expiry[0][0] <= now:
             _, _, tracked = heapq.heappop(self._expiry)
-            if not tracked.d.called:
+            if not tracked.finished:
                 for i, message_id in enumerate(tracked.ids):
                     if not tracked.states[i]:
                         self._index.pop(message_id)
