@@ -56,7 +56,7 @@ class MessageIdGenerator:
         if value <= last:
             value = last + 1
         self._last = value
-        return f"{value:x}" if self.format == "hex" else str(value)
+        return hex(value)[2:] if self.format == "hex" else str(value)
 
 
 def issued_at(message_id: str) -> float | None:

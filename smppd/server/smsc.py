@@ -495,11 +495,16 @@ class Smsc:
         now = self.clock.seconds()
         receipt_validity = now + self.config.receipt_validity
         publish = self.events.publish if self.events else None
-        updates: list[tuple[Message, list[OutboxItem]]] = []
+        updates: list[tuple[Message, Sequence[OutboxItem]]] = []
         all_items: list[OutboxItem] = []
         delivered = 0
+        untrack = self._untrack if self._expiry_buckets else None
+        unfinished = self.unfinished
         for m, state, error_code in entries:
-            self._untrack(m)
+            if untrack is not None:
+                untrack(m)
+            else:
+                unfinished.pop(m.message_id, None)  # nothing to take out of the expiry watch
             final = finished(m, state, now, error_code)
             wanted = m.registered_delivery & 0x03  # needs_receipt(final), inlined
             if wanted == 1 or (wanted == 2 and state != MessageState.DELIVERED):
@@ -515,7 +520,7 @@ class Smsc:
                 updates.append((final, [item]))
                 all_items.append(item)
             else:
-                updates.append((final, []))
+                updates.append((final, ()))
             if state == MessageState.DELIVERED:
                 delivered += 1
             if publish is not None:

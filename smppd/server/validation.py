@@ -17,7 +17,7 @@ VALID_TON = frozenset(range(7))
 VALID_NPI = frozenset({0, 1, 3, 4, 6, 8, 9, 10, 14, 18})
 # esm_class message-type bits an ESME may set in submit_sm / submit_multi / data_sm.
 SUBMIT_MESSAGE_TYPES = frozenset({0x00, 0x08, 0x10})
-_NUMERIC_TONS = frozenset({1, 2, 4})
+NUMERIC_TONS = frozenset({1, 2, 4})
 _SAR = (0x020C, 0x020E, 0x020F)
 
 
@@ -42,7 +42,7 @@ def check_address(addr: str, ton: int, npi: int, *, source: bool, strict: bool) 
             return S.ESME_RINVSRCNPI if source else S.ESME_RINVDSTNPI
     if not source and not addr:
         return S.ESME_RINVDSTADR
-    if addr and ton in _NUMERIC_TONS and not _numeric(addr):
+    if addr and ton in NUMERIC_TONS and not _numeric(addr):
         return S.ESME_RINVSRCADR if source else S.ESME_RINVDSTADR
     return S.ESME_ROK
 
