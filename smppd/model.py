@@ -4,10 +4,13 @@ Plain values with no behaviour beyond derived properties, so every store
 implementation can persist them field by field. They are slotted attrs
 classes but deliberately not ``frozen``: a frozen class of 23 fields costs
 six times as much to construct (every field goes through
-``object.__setattr__``), and the submit path builds two per message. Treat
-them as immutable all the same: a record handed to a store or the outbox is
-never changed in place; make a new one (the constructor, or
-``attrs.evolve``). Times are seconds since
+``object.__setattr__``). Treat them as values all the same: make a new one
+(the constructor, or ``attrs.evolve``) rather than change one, with a single
+exception on the hot path: ``Smsc.finish_many`` sets ``state``,
+``final_at`` and ``error_code`` of a message that has just left the
+server's unfinished set, immediately before handing it to the store's
+``update_messages`` (a final state is never changed again, so a store
+that serialises the record later still sees what it was given). Times are seconds since
 the epoch as given by the service's clock (``IReactorTime.seconds()``).
 """
 

@@ -8,7 +8,8 @@ One :class:`~smppd.server.protocol.SmscProtocol` bound as a transceiver over an
 in-memory transport, the memory store and the simulator at delay 0, on a
 ``task.Clock``. Windows of 50 submit_sm are fed as one read each; the clock is
 advanced so the simulator finishes them; with ``--receipts`` every deliver_sm
-receipt is answered. It prints the process CPU time per message: everything
+receipt is answered. The garbage collector is tuned as ``twistd smpp-server``
+tunes it (``smppd.tap.server.tune_gc``). It prints the process CPU time per message: everything
 the server does per message except the reactor and the socket calls, with no
 load client competing for the CPU, so it is far steadier on a shared machine
 than ``bench_server.py``'s rates. ``--profile`` adds a cProfile listing
@@ -34,6 +35,7 @@ from smppd.server.config import ServerConfig  # noqa: E402
 from smppd.server.protocol import SmscProtocol  # noqa: E402
 from smppd.server.smsc import Smsc  # noqa: E402
 from smppd.storage import MemoryStore  # noqa: E402
+from smppd.tap.server import tune_gc  # noqa: E402
 from smppd.testing import PduTransport, TestReactor  # noqa: E402
 
 HEADER = struct.Struct(">IIII")
@@ -98,6 +100,7 @@ def main() -> None:
                     proto.dataReceived(b"".join(answers))
 
     run(5 * WINDOW * 20)  # warm up
+    tune_gc()  # as twistd smpp-server does once it has started
     profiler = cProfile.Profile() if args.profile else None
     c0 = time.process_time()
     if profiler is not None:
