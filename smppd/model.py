@@ -75,7 +75,7 @@ class OutboxItem:
     ESME_ROK, or when it expires.
     """
 
-    item_id: str  # unique, assigned by the server
+    item_id: str  # unique: a kind letter and the message_id ("r" receipt, "i" intermediate, "m" routed)
     system_id: str  # the ESME to deliver to
     kind: str  # "receipt" or "message"
     message_id: str  # the message this carries or reports on

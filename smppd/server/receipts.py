@@ -96,8 +96,7 @@ def delivery_pdu(message: Message, *, as_data_sm: bool = False) -> bytes:
 
 _HEADER = struct.Struct(">IIII")
 _PRINTABLE = bytes(c if 32 <= c < 127 else 0x3F for c in range(256))
-_TL = struct.Struct(">HH")
-_STATE_TLV = struct.Struct(">HHB")
+_TL_LEN = struct.Struct(">H")
 _ERROR_TLV = struct.Struct(">HHBH")
 _dates: dict[int, bytes] = {}
 
@@ -119,6 +118,10 @@ def _preview(message: Message) -> bytes:
     return _user_data(message)[:20].translate(_PRINTABLE)
 
 
+_D3 = tuple(b"%03d" % i for i in range(1000))
+_STATS = {state: stat_for_state(state).encode() for state in range(10)}
+
+
 def receipt_pdu(message: Message, *, intermediate: bool = False, dlvrd: int | None = None) -> bytes:
     """The encoded deliver_sm receipt for ``message`` in its current state
     (sequence_number 0: the protocol patches it in when sending).
@@ -127,37 +130,48 @@ def receipt_pdu(message: Message, *, intermediate: bool = False, dlvrd: int | No
     (one receipt per message is the costliest thing the SMSC makes); the tests
     check it byte for byte against a receipt built through those.
     """
-    msg_id = submission_id(message).encode("latin-1")
-    done = message.final_at if message.final_at is not None else message.submitted_at
-    delivered = (1 if message.state == 2 else 0) if dlvrd is None else dlvrd
-    text = b"id:%s sub:%03d dlvrd:%03d submit date:%s done date:%s stat:%s err:%03d text:%s" % (
+    message_id = message.message_id
+    msg_id = (message_id.split("-", 1)[0] if "-" in message_id else message_id).encode("latin-1")
+    submitted = message.submitted_at
+    done = message.final_at if message.final_at is not None else submitted
+    state = message.state
+    if dlvrd is None:
+        dlvrd = 1 if state == 2 else 0
+    sub, err = message.sub_count, message.error_code
+    data = message.short_message
+    if message.data_coding == 8 or message.esm_class & 0x40 or not data:
+        preview = _preview(message)
+    else:
+        preview = data[:20].translate(_PRINTABLE)
+    text = b"id:%s sub:%s dlvrd:%s submit date:%s done date:%s stat:%s err:%s text:%s" % (
         msg_id,
-        message.sub_count,
-        delivered,
-        _minute(message.submitted_at),
-        _minute(done),
-        stat_for_state(message.state).encode(),
-        message.error_code,
-        _preview(message),
+        _D3[sub] if 0 <= sub < 1000 else b"%03d" % sub,
+        _D3[dlvrd] if 0 <= dlvrd < 1000 else b"%03d" % dlvrd,
+        _dates.get(int(submitted // 60)) or _minute(submitted),
+        _dates.get(int(done // 60)) or _minute(done),
+        _STATS.get(state) or stat_for_state(state).encode(),
+        _D3[err] if 0 <= err < 1000 else b"%03d" % err,
+        preview,
     )
-    tlvs = _TL.pack(0x001E, len(msg_id) + 1) + msg_id + b"\x00" + _STATE_TLV.pack(0x0427, 1, message.state)
-    if message.error_code:
-        tlvs += _ERROR_TLV.pack(0x0423, 3, GSM_NETWORK, message.error_code & 0xFFFF)
-    body = b"".join(
-        (
-            message.service_type.encode("latin-1"),
-            b"\x00",
-            bytes((message.dest_addr_ton, message.dest_addr_npi)),
-            message.destination_addr.encode("latin-1"),
-            b"\x00",
-            bytes((message.source_addr_ton, message.source_addr_npi)),
-            message.source_addr.encode("latin-1"),
-            b"\x00",
-            bytes((0x20 if intermediate else 0x04, 0, 0)),
-            b"\x00\x00",
-            bytes((0, 0, 0, 0, len(text))),
-            text,
-            tlvs,
-        )
+    # deliver_sm body: service_type, source = the message's destination,
+    # destination = its source, esm_class, eight zero octets (protocol_id ..
+    # sm_default_msg_id, both times empty), sm_length, short_message; then
+    # receipted_message_id and message_state (and network_error_code).
+    body = b"%s\x00%c%c%s\x00%c%c%s\x00%c\x00\x00\x00\x00\x00\x00\x00\x00%c%s\x00\x1e%s%s\x00\x04\x27\x00\x01%c" % (
+        message.service_type.encode("latin-1"),
+        message.dest_addr_ton,
+        message.dest_addr_npi,
+        message.destination_addr.encode("latin-1"),
+        message.source_addr_ton,
+        message.source_addr_npi,
+        message.source_addr.encode("latin-1"),
+        0x20 if intermediate else 0x04,
+        len(text),
+        text,
+        _TL_LEN.pack(len(msg_id) + 1),
+        msg_id,
+        state,
     )
+    if err:
+        body += _ERROR_TLV.pack(0x0423, 3, GSM_NETWORK, err & 0xFFFF)
     return _HEADER.pack(16 + len(body), 0x00000005, 0, 0) + body

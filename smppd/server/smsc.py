@@ -397,7 +397,7 @@ class Smsc:
                 continue
             routed.append(
                 OutboxItem(
-                    item_id=self.ids.next(),
+                    item_id="m" + m.message_id,  # item ids: a kind letter + the message's unique id
                     system_id=target,
                     kind=OutboxItem.MESSAGE,
                     message_id=m.message_id,
@@ -484,7 +484,7 @@ class Smsc:
             wanted = m.registered_delivery & 0x03  # needs_receipt(final), inlined
             if wanted == 1 or (wanted == 2 and state != MessageState.DELIVERED):
                 item = OutboxItem(
-                    self.ids.next(),
+                    "r" + m.message_id,  # the one final receipt of this message
                     m.system_id,
                     OutboxItem.RECEIPT,
                     m.message_id,
@@ -547,7 +547,7 @@ class Smsc:
         if intermediate:
             m = attrs.evolve(m, state=MessageState.ENROUTE)
         return OutboxItem(
-            item_id=self.ids.next(),
+            item_id=("i" if intermediate else "r") + m.message_id,
             system_id=m.system_id,
             kind=OutboxItem.RECEIPT,
             message_id=m.message_id,

@@ -56,7 +56,7 @@ messages = st.builds(
     Message,
     message_id=st.one_of(st.from_regex(r"[0-9a-f]{1,16}", fullmatch=True), st.from_regex(r"[0-9a-f]{8}-[0-9]", fullmatch=True)),
     system_id=st.just("sys"),
-    service_type=st.sampled_from(["", "CMT"]),
+    service_type=st.sampled_from(["", "CMT", "W\u00e9"]),  # any octet, written as Latin-1
     source_addr_ton=st.integers(0, 6),
     source_addr_npi=st.sampled_from([0, 1]),
     source_addr=addr,
