@@ -290,7 +290,7 @@ class SmscProtocol(SmppProtocol):
             return
         account = self.account
         if account.source_addr_patterns or self._rate is not None or self.smsc.backlogged:
-            status = self._policy(source)
+            status = self._policy(source, destination)
         else:
             status = 0
         now = self._last_rx
@@ -340,15 +340,21 @@ class SmscProtocol(SmppProtocol):
         status = check_message_fields(pdu, strict=self._strict)
         if status:
             return status
-        return self._policy(pdu.source_addr)
+        return self._policy(pdu.source_addr, getattr(pdu, "destination_addr", None))
 
-    def _policy(self, source_addr: str) -> int:
-        """The account's source patterns, the outbox backlog, the throughput limit."""
+    def _policy(self, source_addr: str, destination_addr: str | None = None) -> int:
+        """The account's source patterns, the outbox backlog (what this ESME is
+        owed, or what the ESME a destination is routed to is owed), the
+        throughput limit."""
         account = self.account
         if account.source_addr_patterns and not account.source_allowed(source_addr):
             return S.ESME_RINVSRCADR
-        if self.smsc.backlogged and account.system_id in self.smsc.backlogged:
-            return S.ESME_RMSGQFUL
+        backlogged = self.smsc.backlogged
+        if backlogged:
+            if account.system_id in backlogged:
+                return S.ESME_RMSGQFUL
+            if destination_addr is not None and self.smsc.route(destination_addr) in backlogged:
+                return S.ESME_RMSGQFUL
         if self._rate is not None and not self.smsc.take_token(account.system_id, self._rate, self._last_rx):
             return S.ESME_RTHROTTLED
         return S.ESME_ROK

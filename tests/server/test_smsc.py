@@ -660,3 +660,22 @@ def test_pdus_sent_are_counted_once_whichever_way_they_are_written():
         (0x80000103, 0): 1,
         (0x00000005, 0): 1,  # the receipt
     }
+
+
+def test_traffic_routed_to_a_backlogged_esme_gets_msgqful():
+    """Messages routed to an ESME that is not bound pile up in its outbox; past
+    the high-water mark, new submits for it are refused, others still pass."""
+    h = Harness(ServerConfig(routes=(Route("^888", "bob"),), outbox_high_water=3))
+    alice, a_t = h.bind("alice")
+    answers = h.request(alice, a_t, *[submit(sequence_number=i, destination_addr="888", dest_addr_ton=0) for i in range(1, 5)])
+    assert [a.command_status for a in answers] == [0] * 4
+    h.clock.advance(0)
+    refused, other = h.request(
+        alice, a_t, submit(sequence_number=5, destination_addr="888", dest_addr_ton=0), submit(sequence_number=6)
+    )
+    assert refused.command_status == S.ESME_RMSGQFUL and other.command_status == 0
+    bob, b_t = h.bind("bob", kind="rx")
+    assert len(h.ack_all(bob, b_t)) == 4
+    h.clock.advance(0)
+    (again,) = h.request(alice, a_t, submit(sequence_number=7, destination_addr="888", dest_addr_ton=0))
+    assert again.command_status == 0
