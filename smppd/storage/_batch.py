@@ -20,6 +20,7 @@ from twisted.internet.defer import Deferred, fail
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from smppd.storage._retention import Retained
 from smppd.storage.errors import StoreError
 
 OpT = TypeVar("OpT")
@@ -289,3 +290,56 @@ class BatchWriter(Generic[OpT]):
             except BaseException as e:
                 close_error = e if isinstance(e, StoreError) else StoreError(str(e))
         reactor.callFromThread(self._finished, close_error)
+
+
+def resolve_reactor(reactor: Any) -> Any:
+    """``reactor``, or the global one when None (imported only then)."""
+    if reactor is None:
+        from twisted.internet import reactor as global_reactor
+
+        return global_reactor
+    return reactor
+
+
+class WriterStore(Retained, Generic[OpT]):
+    """What the two durable stores share: a :class:`BatchWriter` in
+    ``self._writer`` and a :class:`~smppd.storage._retention.Pruner` in
+    ``self._pruner``, started once the store is open, stopped at close."""
+
+    _writer: BatchWriter[OpT]
+
+    @property
+    def commits(self) -> int:
+        """Batches committed so far (one transaction / one write and fsync each)."""
+        return self._writer.batches
+
+    @property
+    def operations(self) -> int:
+        """Calls run so far."""
+        return self._writer.operations
+
+    @property
+    def writer(self) -> BatchWriter[OpT]:
+        """The writer thread (``pause()``/``resume()`` for tests)."""
+        return self._writer
+
+    def open(self) -> Deferred[None]:
+        """Start the writer and open the storage (in the writer thread);
+        fails with StoreError. Calling it is optional: the first operation
+        opens the store too."""
+        return self._writer.when_opened().addCallback(lambda _: None)
+
+    def _opened(self, result: object) -> None:
+        """The open finished (the writer's ``on_opened`` hook): log it, and
+        start pruning once it succeeded."""
+        if isinstance(result, Failure):
+            self._open_failed(result)
+        else:
+            self._open_succeeded(result)
+            self._pruner.start()
+
+    def _open_failed(self, failure: Failure) -> None:
+        raise NotImplementedError
+
+    def _open_succeeded(self, result: object) -> None:
+        raise NotImplementedError

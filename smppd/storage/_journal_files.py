@@ -194,6 +194,7 @@ class Replay:
     skipped_count: int = 0
     truncated: list[tuple[str, int, int]] = attrs.Factory(list)  # (file, kept, dropped)
     segment: int = 0  # the segment this run appends to
+    pruned: int = 0  # final messages dropped after the replay (retention)
 
 
 def _replay_file(path: str, replay: Replay, *, snapshot: bool) -> None:
@@ -279,6 +280,7 @@ def replay_directory(directory: str) -> Replay:
     for number in later:
         _replay_file(os.path.join(directory, segment_name(number)), replay, snapshot=False)
     replay.segment = max([base, *later]) + 1
+    replay.state.order_final()
     return replay
 
 
@@ -297,10 +299,20 @@ class BatchReport:
 class JournalBackend:
     """Appends lines to the active segment. Thread-confined to the writer."""
 
-    def __init__(self, directory: str, *, fsync: bool, max_segment_bytes: int) -> None:
+    def __init__(
+        self,
+        directory: str,
+        *,
+        fsync: bool,
+        max_segment_bytes: int,
+        cutoff: Callable[[], float | None] = lambda: None,
+    ) -> None:
         self.directory = directory
         self.fsync = fsync
         self.max_segment_bytes = max_segment_bytes
+        # retention: final messages older than cutoff() are dropped after the
+        # replay, here, rather than on the reactor thread once open
+        self.cutoff = cutoff
         self.fd: int | None = None
         self.number = 0
         self.size = 0
@@ -313,6 +325,9 @@ class JournalBackend:
             self._lock()
             try:
                 replay = replay_directory(self.directory)
+                before = self.cutoff()
+                if before is not None:
+                    replay.pruned = replay.state.prune_final(before)
                 self.number = replay.segment
                 replay.bytes += self._create_segment()
             except BaseException:

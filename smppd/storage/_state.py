@@ -7,7 +7,9 @@ are kept and handed out as they are: no copies.
 
 from __future__ import annotations
 
+import heapq
 import operator
+from collections import deque
 from collections.abc import Iterable, Sequence
 
 from smppd.model import FINAL_STATES, Message, OutboxItem, StoreStats
@@ -27,6 +29,13 @@ class MemoryState:
         # insertion-ordered; replacing a value keeps its place, so a stable
         # sort on created_at gives "oldest first, then insertion order"
         self.outbox: dict[str, OutboxItem] = {}
+        # What retention drops, oldest first, without scanning every message:
+        # the ids of final messages in final_at order (they become final in
+        # clock order), and a heap of the few that came out of that order.
+        # Entries whose message is gone or no longer final are skipped.
+        self.final_order: deque[str] = deque()
+        self.final_last = float("-inf")  # final_at of the last id in final_order
+        self.final_late: list[tuple[float, str]] = []
 
     # -- writes -----------------------------------------------------------
 
@@ -51,6 +60,8 @@ class MemoryState:
         for message_id, m in new.items():
             if m.state not in FINAL_STATES:
                 unfinished[message_id] = None
+            elif m.final_at is not None:
+                self._final(m.final_at, message_id)
 
     def check_update(self, message: Message, outbox: Sequence[OutboxItem]) -> None:
         if message.message_id not in self.messages:
@@ -76,6 +87,13 @@ class MemoryState:
         self.messages[message_id] = message
         if message.state in FINAL_STATES:
             self.unfinished.pop(message_id, None)
+            at = message.final_at
+            if at is not None:  # inline _final: the finishing path runs it per message
+                if at >= self.final_last:
+                    self.final_last = at
+                    self.final_order.append(message_id)
+                else:
+                    heapq.heappush(self.final_late, (at, message_id))
         elif message_id not in self.unfinished:
             self.unfinished[message_id] = None
         if outbox:
@@ -113,16 +131,56 @@ class MemoryState:
         for item_id in item_ids:
             stored.pop(item_id, None)
 
-    def prune_final(self, before: float) -> int:
-        """Drop final messages whose ``final_at`` is older than ``before``."""
-        old = [
-            m.message_id
+    def _final(self, at: float, message_id: str) -> None:
+        if at >= self.final_last:
+            self.final_last = at
+            self.final_order.append(message_id)
+        else:
+            heapq.heappush(self.final_late, (at, message_id))
+
+    def prune_final(self, before: float, limit: int | None = None) -> int:
+        """Drop final messages whose ``final_at`` is older than ``before``
+        (at most ``limit``); returns how many went. Costs the messages it
+        drops, plus one look when there is nothing to drop.
+
+        (A message made final a second time, with a later ``final_at``, may
+        hold back the ones made final after its first time: they go late,
+        never early. The server never does that.)
+        """
+        messages = self.messages
+        dropped = 0
+        room = len(messages) if limit is None else limit
+        order = self.final_order
+        while order and dropped < room:
+            m = messages.get(order[0])
+            if m is None or m.final_at is None or m.state not in FINAL_STATES:
+                order.popleft()  # dropped already, or no longer final
+                continue
+            if m.final_at >= before:
+                break
+            order.popleft()
+            del messages[m.message_id]
+            dropped += 1
+        late = self.final_late
+        while late and late[0][0] < before and dropped < room:
+            m = messages.get(heapq.heappop(late)[1])
+            # a message made final again later has a newer entry: this one is stale
+            if m is not None and m.final_at is not None and m.final_at < before and m.state in FINAL_STATES:
+                del messages[m.message_id]
+                dropped += 1
+        return dropped
+
+    def order_final(self) -> None:
+        """Rebuild the final order from the messages (after a replay, where
+        the records came in the order they were written, not final_at's)."""
+        finals = sorted(
+            (m.final_at, m.message_id)
             for m in self.messages.values()
-            if m.final_at is not None and m.final_at < before and m.state in FINAL_STATES
-        ]
-        for message_id in old:
-            del self.messages[message_id]
-        return len(old)
+            if m.final_at is not None and m.state in FINAL_STATES
+        )
+        self.final_order = deque(message_id for _, message_id in finals)
+        self.final_last = finals[-1][0] if finals else float("-inf")
+        self.final_late = []
 
     # -- reads ------------------------------------------------------------
 

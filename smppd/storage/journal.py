@@ -25,10 +25,15 @@ batch goes to a new segment. Compaction: when the journal holds more than
 ``compact_ratio`` times as many records as are live (messages plus outbox
 items), and at least ``compact_min_bytes``, the live state is written as a
 snapshot by a thread of its own (temp file, fsync, rename, fsync of the
-directory) and the segments it replaces are deleted. With ``retention``
-(seconds), final messages whose ``final_at`` is older than that are dropped
-from memory and from the snapshot at each compaction; without it, every
-message is kept forever, in memory too.
+directory) and the segments it replaces are deleted.
+
+Retention (``retention`` seconds): final messages whose ``final_at`` is older
+are dropped from memory periodically (see :mod:`smppd.storage._retention`)
+and at the replay. That is not journaled: the next compaction leaves them out
+of the snapshot (dropping them makes one come sooner); until then a replay
+reads them again and drops them again (a store reopened with a longer
+retention keeps them). Without it, every message is kept forever, in memory
+too.
 """
 
 from __future__ import annotations
@@ -44,7 +49,8 @@ from zope.interface import implementer
 from smppd.interfaces import IMessageStore
 from smppd.model import Message, OutboxItem, StoreStats
 from smppd.storage import _journal_files as files
-from smppd.storage._batch import BatchWriter, OneShot, defer_to_thread
+from smppd.storage._batch import BatchWriter, OneShot, WriterStore, defer_to_thread, resolve_reactor
+from smppd.storage._retention import PRUNE_INTERVAL, Pruner
 from smppd.storage._state import MemoryState
 from smppd.storage.errors import StoreError
 
@@ -58,7 +64,7 @@ def _rows(op: files.Op) -> int:
 
 
 @implementer(IMessageStore)
-class JournalStore:
+class JournalStore(WriterStore[files.Op]):
     """A durable store: an append-only journal in ``directory``, the state in memory.
 
     - ``fsync``: fsync every batch (survives a power loss) or only write it
@@ -67,10 +73,12 @@ class JournalStore:
     - ``compact_ratio``, ``compact_min_bytes`` (default ``max_segment_bytes``):
       compact once the journal holds more than ``compact_ratio`` times the live
       records and is at least that big.
-    - ``retention``: seconds a final message is kept after ``final_at``, applied
-      at compaction; None (default) keeps every message, in memory too.
+    - ``retention``: seconds a final message is kept after ``final_at``;
+      None or 0 (default) keeps every message, in memory too.
     - ``batch_max``: rows (messages, outbox items) per write; a single larger
       call is still written whole.
+    - ``clock``: the ``IReactorTime`` pruning runs on (default ``reactor``);
+      ``prune_batch``: messages dropped per reactor turn at most.
 
     Nothing happens at construction: the directory is locked and replayed at
     :meth:`open` or at the first call. :meth:`close` must be called.
@@ -89,17 +97,23 @@ class JournalStore:
         compact_min_bytes: int | None = None,
         retention: float | None = None,
         batch_max: int = 1000,
+        clock: Any = None,
+        prune_batch: int = 10_000,
+        prune_interval: float = PRUNE_INTERVAL,
     ) -> None:
         if max_segment_bytes < 1:
             raise ValueError("max_segment_bytes must be positive")
         if compact_ratio <= 1.0:
             raise ValueError("compact_ratio must be greater than 1")
-        if retention is not None and retention < 0:
-            raise ValueError("retention must not be negative")
-        if reactor is None:
-            from twisted.internet import reactor as global_reactor
-
-            reactor = global_reactor
+        reactor = resolve_reactor(reactor)
+        self._pruner = Pruner(
+            f"journal {directory}",
+            reactor if clock is None else clock,
+            retention,
+            self._prune,
+            batch=prune_batch,
+            interval=prune_interval,
+        )
         self.directory = directory
         self.fsync = fsync
         self._reactor = reactor
@@ -107,11 +121,13 @@ class JournalStore:
         self._compact_min_bytes = (
             max_segment_bytes if compact_min_bytes is None else compact_min_bytes
         )
-        self._retention = retention
         self._backend = files.JournalBackend(
-            directory, fsync=fsync, max_segment_bytes=max_segment_bytes
+            directory,
+            fsync=fsync,
+            max_segment_bytes=max_segment_bytes,
+            cutoff=self._pruner.cutoff,  # called in the writer thread: seconds() only
         )
-        self._writer: BatchWriter[files.Op] = BatchWriter(
+        self._writer = BatchWriter(
             "smppd-journal-writer",
             reactor,
             self._backend,
@@ -133,35 +149,16 @@ class JournalStore:
     def __repr__(self) -> str:
         return f"<JournalStore {self.directory}>"
 
-    @property
-    def commits(self) -> int:
-        """Batches written so far (one write and one fsync each)."""
-        return self._writer.batches
-
-    @property
-    def operations(self) -> int:
-        return self._writer.operations
-
-    @property
-    def writer(self) -> BatchWriter[files.Op]:
-        """The writer thread (``pause()``/``resume()`` for tests)."""
-        return self._writer
-
     # -- opening ----------------------------------------------------------
 
-    def open(self) -> Deferred[None]:
-        """Replay the journal (in the writer thread); fails with StoreError.
-        Calling it is optional: the first operation opens the store too."""
-        return self._writer.when_opened().addCallback(lambda _: None)
+    def _open_failed(self, failure: Failure) -> None:
+        log.error(
+            "cannot open journal {directory}: {error}",
+            directory=self.directory,
+            error=failure.value,
+        )
 
-    def _opened(self, result: object) -> None:
-        if isinstance(result, Failure):
-            log.error(
-                "cannot open journal {directory}: {error}",
-                directory=self.directory,
-                error=result.value,
-            )
-            return
+    def _open_succeeded(self, result: object) -> None:
         assert isinstance(result, files.Replay)
         for name, kept, dropped in result.truncated:
             log.warn(
@@ -183,21 +180,29 @@ class JournalStore:
         self._state = result.state
         self._records = result.records
         self._bytes = result.bytes
+        self._pruner.pruned += result.pruned
         stats = result.state.stats()
         log.info(
             "opened journal {directory}: {messages} messages ({unfinished} unfinished),"
-            " {outbox} outbox items, {files} files, {size} bytes",
+            " {outbox} outbox items, {files} files, {size} bytes;"
+            " {pruned} final messages past their retention ({retention}) dropped",
             directory=self.directory,
             messages=stats.messages,
             unfinished=stats.unfinished,
             outbox=stats.outbox,
             files=result.files,
             size=result.bytes,
+            pruned=result.pruned,
+            retention=self.retention,
         )
 
     def _when_open(self, call: Callable[..., Deferred[Any]], *args: Any) -> Deferred[Any]:
         """Run ``call`` once the state is loaded (calls keep their order)."""
         return self._writer.when_opened().addCallback(lambda _: call(*args))
+
+    def _prune(self, before: float, limit: int) -> Deferred[int]:
+        assert self._state is not None  # pruning starts once the state is loaded
+        return succeed(self._state.prune_final(before, limit))
 
     # -- writes -----------------------------------------------------------
 
@@ -364,8 +369,10 @@ class JournalStore:
             return succeed(None)
         compaction = self._compaction = OneShot()
         pruned = 0
-        if self._retention is not None:
-            pruned = state.prune_final(self._reactor.seconds() - self._retention)
+        cutoff = self._pruner.cutoff()
+        if cutoff is not None:
+            pruned = state.prune_final(cutoff)
+            self._pruner.pruned += pruned
         # The state now is exactly what the lines queued so far produce: the
         # ROTATE queued next ends the segment the snapshot will replace.
         messages = list(state.messages.values())
@@ -437,6 +444,7 @@ class JournalStore:
 
     def _close(self, _: object) -> Deferred[None]:
         self._closing = True
+        self._pruner.stop()
         running = self._compaction
         d: Deferred[Any] = running.wait() if running is not None else succeed(None)
         return d.addCallback(lambda _: self._writer.close())

@@ -20,6 +20,12 @@ Durability (``sync``):
 - ``"full"``: WAL with ``synchronous=FULL``: the WAL is fsynced at every
   commit, so an acknowledged write survives a power loss too. One fsync per
   batch, not per message.
+
+Retention (``retention`` seconds): final messages whose ``final_at`` is older
+are deleted, ``prune_batch`` rows per operation on the writer thread (like
+any other call, so it joins the group commit), through a partial index on
+``final_at``. Deleted rows leave free pages that new rows reuse: the file
+stops growing, it does not shrink (``VACUUM`` it offline for that).
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ from zope.interface import implementer
 
 from smppd.interfaces import IMessageStore
 from smppd.model import FINAL_STATES, Message, OutboxItem, StoreStats
-from smppd.storage._batch import BatchWriter, Failed
+from smppd.storage._batch import BatchWriter, Failed, WriterStore, resolve_reactor
 from smppd.storage._codec import (
     MESSAGE_FIELDS,
     OUTBOX_FIELDS,
@@ -46,6 +52,7 @@ from smppd.storage._codec import (
     outbox_from_row,
     outbox_row,
 )
+from smppd.storage._retention import PRUNE_INTERVAL, Pruner
 from smppd.storage.errors import StoreError
 
 log = Logger()
@@ -96,7 +103,8 @@ if tuple(name for name, _ in _OUTBOX_COLUMNS) != OUTBOX_FIELDS:
     raise ImportError("smppd.storage.sqlite: outbox columns differ from OutboxItem fields")
 
 # The same text in the partial index and in the queries, so sqlite uses the index.
-_UNFINISHED = f"state NOT IN ({','.join(str(int(s)) for s in sorted(FINAL_STATES))})"
+_FINAL_CODES = ",".join(str(int(s)) for s in sorted(FINAL_STATES))
+_UNFINISHED = f"state NOT IN ({_FINAL_CODES})"
 
 
 def _columns(columns: tuple[tuple[str, str], ...]) -> str:
@@ -110,6 +118,12 @@ _SCHEMA = (
     f"CREATE INDEX messages_unfinished ON messages (seq) WHERE {_UNFINISHED}",
     f"CREATE TABLE outbox (seq INTEGER PRIMARY KEY, {_columns(_OUTBOX_COLUMNS)})",
     "CREATE UNIQUE INDEX outbox_by_id ON outbox (item_id)",
+)
+# Added to schema version 1 later: created at open where missing (an older
+# smppd keeps it up to date without knowing it). The first open of a large
+# database that lacks it takes a while: it is built then.
+_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS messages_final_at ON messages (final_at) WHERE final_at IS NOT NULL",
 )
 
 _M_COLS = ", ".join(MESSAGE_FIELDS)
@@ -129,9 +143,14 @@ _INSERT_OUTBOX = f"INSERT INTO outbox ({_O_COLS}) VALUES ({_O_MARKS})"
 _UPDATE_OUTBOX = f"UPDATE outbox SET {_O_SETS} WHERE item_id = ?"
 _DELETE_OUTBOX = "DELETE FROM outbox WHERE item_id = ?"
 _SELECT_PENDING = f"SELECT {_O_COLS} FROM outbox ORDER BY created_at, seq"
+# oldest first through messages_final_at (final_at < ? implies IS NOT NULL)
+_PRUNE_FINAL = (
+    "DELETE FROM messages WHERE seq IN (SELECT seq FROM messages"
+    f" WHERE final_at < ? AND state IN ({_FINAL_CODES}) ORDER BY final_at LIMIT ?)"
+)
 
 # operation kinds (the first element of every queued op)
-_ADD, _UPDATE, _OPUT, _OUPDATE, _OREMOVE, _GET, _UNFIN, _PENDING, _STATS, _CHECK, _UPDATES = range(11)
+(_ADD, _UPDATE, _OPUT, _OUPDATE, _OREMOVE, _GET, _UNFIN, _PENDING, _STATS, _CHECK, _UPDATES, _PRUNE) = range(12)
 
 Op = tuple[int, Any]
 
@@ -146,6 +165,8 @@ def _weight(op: Op) -> int:
         return 1 + len(payload[1])
     if kind == _UPDATES:
         return sum(1 + len(items) for _, items in payload)
+    if kind == _PRUNE:
+        return int(payload[1])  # the rows it may delete
     return 1
 
 
@@ -187,6 +208,7 @@ class _SqliteBackend:
             _PENDING: self._pending,
             _STATS: self._stats,
             _CHECK: self._check,
+            _PRUNE: self._prune,
         }
 
     # -- lifecycle --------------------------------------------------------
@@ -216,6 +238,8 @@ class _SqliteBackend:
                 for statement in _SCHEMA:
                     conn.execute(statement)
                 conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+                for statement in _INDEXES:
+                    conn.execute(statement)
             else:
                 row = conn.execute("SELECT version FROM schema_version").fetchone()
                 if row is None or row[0] != SCHEMA_VERSION:
@@ -224,6 +248,8 @@ class _SqliteBackend:
                         f"sqlite store {self.path} has schema version {found},"
                         f" this smppd knows {SCHEMA_VERSION}"
                     )
+                for statement in _INDEXES:
+                    conn.execute(statement)
             conn.execute("COMMIT")
             self.messages = conn.execute("SELECT COUNT(*) FROM messages").fetchone()[0]
             st = os.stat(self.path)
@@ -439,6 +465,12 @@ class _SqliteBackend:
             outbox=conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0],
         )
 
+    def _prune(self, payload: tuple[float, int]) -> int:
+        assert self.conn is not None
+        deleted: int = self.conn.execute(_PRUNE_FINAL, payload).rowcount
+        self.messages -= deleted
+        return deleted
+
     def _check(self, _: object) -> None:
         """The file must still be the one we opened, writable, and take a write
         (the write commits with the batch: a failing commit fails the check)."""
@@ -455,7 +487,7 @@ class _SqliteBackend:
 
 
 @implementer(IMessageStore)
-class SqliteStore:
+class SqliteStore(WriterStore[Op]):
     """A durable store in one SQLite file (WAL mode).
 
     Nothing happens at construction; the writer thread starts and the
@@ -464,8 +496,14 @@ class SqliteStore:
     ``stopService``): it runs every queued call, closes the database and
     joins the thread.
 
-    ``batch_max`` caps the rows (messages, outbox items) one transaction
-    takes; a single larger call still runs whole.
+    - ``sync``: ``"normal"`` (default) or ``"full"`` (see the module).
+    - ``batch_max``: rows (messages, outbox items) one transaction takes; a
+      single larger call still runs whole.
+    - ``retention``: seconds a final message is kept after ``final_at``;
+      None or 0 (default): every message is kept.
+    - ``prune_batch`` (default ``batch_max``): rows one pruning operation
+      deletes at most; ``clock``: the ``IReactorTime`` pruning runs on
+      (default ``reactor``).
     """
 
     durable = True
@@ -477,17 +515,26 @@ class SqliteStore:
         *,
         sync: str = "normal",
         batch_max: int = 1000,
+        retention: float | None = None,
+        clock: Any = None,
+        prune_batch: int | None = None,
+        prune_interval: float = PRUNE_INTERVAL,
     ) -> None:
         if sync not in _SYNC_MODES:
             raise ValueError(f"sync must be 'normal' or 'full', not {sync!r}")
-        if reactor is None:
-            from twisted.internet import reactor as global_reactor
-
-            reactor = global_reactor
+        reactor = resolve_reactor(reactor)
         self.path = path
         self.sync = sync
+        self._pruner = Pruner(
+            f"sqlite store {path}",
+            reactor if clock is None else clock,
+            retention,
+            self._prune,
+            batch=batch_max if prune_batch is None else prune_batch,
+            interval=prune_interval,
+        )
         self._backend = _SqliteBackend(path, sync)
-        self._writer: BatchWriter[Op] = BatchWriter(
+        self._writer = BatchWriter(
             "smppd-sqlite-writer",
             reactor,
             self._backend,
@@ -500,42 +547,24 @@ class SqliteStore:
     def __repr__(self) -> str:
         return f"<SqliteStore {self.path}>"
 
-    @property
-    def commits(self) -> int:
-        """Transactions committed so far (each one a batch of calls)."""
-        return self._writer.batches
+    def _open_failed(self, failure: Failure) -> None:
+        log.error("cannot open sqlite store {path}: {error}", path=self.path, error=failure.value)
 
-    @property
-    def operations(self) -> int:
-        """Calls run so far."""
-        return self._writer.operations
-
-    @property
-    def writer(self) -> BatchWriter[Op]:
-        """The writer thread (``pause()``/``resume()`` for tests)."""
-        return self._writer
-
-    def open(self) -> Deferred[None]:
-        """Start the writer and open the database; fails with StoreError.
-        Calling it is optional: the first operation opens the store too."""
-        return self._writer.when_opened().addCallback(lambda _: None)
-
-    def _opened(self, result: object) -> None:
-        if isinstance(result, Failure):
-            log.error(
-                "cannot open sqlite store {path}: {error}", path=self.path, error=result.value
-            )
-        else:
-            log.info(
-                "opened sqlite store {path} ({messages} messages, sync={sync})",
-                path=self.path,
-                messages=result,
-                sync=self.sync,
-            )
+    def _open_succeeded(self, result: object) -> None:
+        log.info(
+            "opened sqlite store {path} ({messages} messages, sync={sync}, retention={retention})",
+            path=self.path,
+            messages=result,
+            sync=self.sync,
+            retention=self.retention,
+        )
 
     def _after_batch(self, report: object) -> None:
         if report is not None:
             log.error("sqlite store {path}: batch failed: {error}", path=self.path, error=report)
+
+    def _prune(self, before: float, limit: int) -> Deferred[int]:
+        return self._writer.submit((_PRUNE, (before, limit)))
 
     def add_messages(self, messages: Sequence[Message]) -> Deferred[None]:
         return self._writer.submit((_ADD, tuple(messages)))
@@ -571,4 +600,5 @@ class SqliteStore:
         return self._writer.submit((_CHECK, None))
 
     def close(self) -> Deferred[None]:
+        self._pruner.stop()
         return self._writer.close()

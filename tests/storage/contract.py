@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 import attrs
 import pytest
 import pytest_twisted
+from twisted.internet import task
 from twisted.internet.defer import Deferred, DeferredList, gatherResults
 from zope.interface.verify import verifyObject
 
@@ -35,6 +36,28 @@ FINALS = (
     MessageState.REJECTED,
     MessageState.SKIPPED,
 )
+
+
+HOUR = 3600.0
+T0 = 1_700_000_000.0  # when the helpers' messages were submitted
+
+
+def clock_at(seconds: float) -> task.Clock:
+    clock = task.Clock()
+    clock.advance(seconds)
+    return clock
+
+
+def done(m: Any, final_at: float, state: MessageState = MessageState.DELIVERED) -> Any:
+    """``m`` made final at ``final_at``."""
+    return attrs.evolve(m, state=state, final_at=final_at)
+
+
+async def settle(s: Any, clock: task.Clock, seconds: float = 0.0) -> None:
+    """Advance ``clock``; wait until what a pruning round sent the store
+    has run (a durable store runs calls in order: stats() comes after it)."""
+    clock.advance(seconds)
+    await s.stats()
 
 
 async def failure_of(d: Deferred[Any]) -> BaseException:
@@ -314,6 +337,112 @@ class StoreContract:
         assert await s.outbox_pending() == items
 
 
+    # -- retention ----------------------------------------------------------
+
+    async def aged_store(self, **options: Any) -> tuple[Any, task.Clock]:
+        """A store with one hour of retention, two hours after T0: messages
+        final before T0 + 1 h are due; one of each kind of record."""
+        clock = clock_at(T0 + 2 * HOUR)
+        s = self.store(retention=HOUR, clock=clock, **options)
+        await s.open()
+        await s.add_messages(
+            [
+                done(message(1), T0 + 10),  # old: goes
+                done(message(2), T0 + 1.5 * HOUR),  # recent: stays
+                message(3),  # unfinished, submitted two hours ago: stays
+                done(message(4), T0 + 20, MessageState.REJECTED),  # old: goes
+                message(5, state=MessageState.ACCEPTED, final_at=T0),  # not final: stays
+            ]
+        )
+        await s.update_message(done(message(3), T0 + 30), [item(3, created_at=T0)])
+        await s.update_message(message(3))  # made unfinished again: stays
+        await s.outbox_put([item(1, created_at=T0), item(4, created_at=T0 + 5)])
+        return s, clock
+
+    @pytest_twisted.ensureDeferred
+    async def test_retention_drops_old_final_messages_only(self) -> None:
+        s, clock = await self.aged_store()
+        pending = await s.outbox_pending()
+        assert s.retention == HOUR and s.pruned == 0  # the round at the open found nothing
+        await settle(s, clock, 60)  # the next round
+        assert await s.get_message("m000001") is None
+        assert await s.get_message("m000004") is None
+        assert await s.get_message("m000002") == done(message(2), T0 + 1.5 * HOUR)
+        assert await s.get_message("m000003") == message(3)
+        assert (await s.get_message("m000005")).state == MessageState.ACCEPTED
+        assert await s.outbox_pending() == pending  # receipts of dropped messages too
+        assert await s.stats() == StoreStats(messages=3, unfinished=2, outbox=3)
+        assert {m.message_id for m in await s.unfinished_messages()} == {"m000003", "m000005"}
+        assert s.pruned == 2
+
+    @pytest_twisted.ensureDeferred
+    async def test_retention_runs_every_interval(self) -> None:
+        s, clock = await self.aged_store(prune_interval=60.0)
+        await settle(s, clock, 60)
+        assert s.pruned == 2
+        await settle(s, clock, 0.5 * HOUR - 121)  # message 2 not due yet
+        assert await s.get_message("m000002") is not None
+        await settle(s, clock, 62)  # the next round finds it due
+        assert await s.get_message("m000002") is None
+        assert s.pruned == 3
+        # what finishes now is dropped an hour (and at most a round) later
+        await s.update_message(done(message(3), clock.seconds()))
+        await settle(s, clock, HOUR)
+        assert await s.get_message("m000003") is not None  # final_at is not older yet
+        await settle(s, clock, 60)
+        assert await s.get_message("m000003") is None
+        assert await s.stats() == StoreStats(messages=1, unfinished=1, outbox=3)
+
+    @pytest_twisted.ensureDeferred
+    async def test_retention_in_bounded_batches(self) -> None:
+        clock = clock_at(T0 + 2 * HOUR)
+        s = self.store(retention=HOUR, clock=clock, prune_batch=3)
+        await s.open()
+        await s.add_messages([done(message(i), T0 + i) for i in range(10)])
+        await settle(s, clock, 60)
+        for _ in range(3):  # 3 + 3 + 3 + 1: a full batch asks for another round at once
+            await settle(s, clock)
+        assert s.pruned == 10
+        assert await s.stats() == StoreStats(messages=0, unfinished=0, outbox=0)
+        assert clock.getDelayedCalls()[0].getTime() == clock.seconds() + 60  # then: idle rounds
+
+    @pytest_twisted.ensureDeferred
+    async def test_prune_now(self) -> None:
+        s, clock = await self.aged_store(prune_batch=1)
+        assert await s.prune() == 2  # batch after batch until a short one
+        assert await s.prune() == 0
+        assert s.pruned == 2
+        assert await s.stats() == StoreStats(messages=3, unfinished=2, outbox=3)
+
+    @pytest_twisted.ensureDeferred
+    async def test_no_retention_keeps_everything(self) -> None:
+        for retention in (None, 0):
+            clock = clock_at(T0 + 1000 * HOUR)
+            s = self.store(retention=retention, clock=clock)
+            await s.open()
+            await s.add_messages([done(message(1), T0)])
+            await settle(s, clock, HOUR)
+            assert s.retention is None
+            assert await s.prune() == 0
+            assert await s.get_message("m000001") == done(message(1), T0)
+            assert clock.getDelayedCalls() == []
+            await s.close()
+            self.path = self.path.with_name(f"{self.path.name}-{retention}")
+
+    @pytest_twisted.ensureDeferred
+    async def test_no_rounds_after_close(self) -> None:
+        s, clock = await self.aged_store()
+        await s.close()
+        assert clock.getDelayedCalls() == []
+        clock.advance(10 * HOUR)
+        assert s.pruned == 0
+
+    def test_bad_retention(self) -> None:
+        for retention in (-1.0, float("nan"), float("inf")):
+            with pytest.raises(ValueError, match="retention"):
+                self.make_store(self.path, retention=retention)
+
+
 class DurableStoreContract(StoreContract):
     """What the durable stores promise beyond the contract: reopening shows
     everything, and concurrent writes share commits (group commit)."""
@@ -343,6 +472,21 @@ class DurableStoreContract(StoreContract):
         assert isinstance(e, StoreError)
         s = await self.reopen(s)
         assert await s.get_message("m000020") == message(20)
+
+    @pytest_twisted.ensureDeferred
+    async def test_retention_across_a_restart(self) -> None:
+        s, clock = await self.aged_store()
+        await s.close()  # before any round found something to drop
+        clock = clock_at(T0 + 3 * HOUR)  # message 2 is due too now
+        s = self.store(retention=HOUR, clock=clock)
+        await s.open()
+        # dropped as the store opened: no caller sees them again
+        assert [await s.get_message(f"m{i:06d}") for i in (1, 2, 4)] == [None, None, None]
+        assert await s.stats() == StoreStats(messages=2, unfinished=2, outbox=3)
+        assert s.pruned == 3
+        assert await s.prune() == 0
+        s = await self.reopen(s, retention=HOUR, clock=clock)
+        assert await s.stats() == StoreStats(messages=2, unfinished=2, outbox=3)
 
     @pytest_twisted.ensureDeferred
     async def test_concurrent_writes_are_committed_together(self) -> None:

@@ -15,7 +15,15 @@ from smppd.model import StoreStats
 from smppd.pdu.constants import MessageState
 from smppd.storage import JournalStore, StoreError
 from smppd.storage._journal_files import add_line
-from tests.storage.contract import BatchedWritesContract, failure_of
+from tests.storage.contract import (
+    HOUR,
+    T0,
+    BatchedWritesContract,
+    clock_at,
+    done,
+    failure_of,
+    settle,
+)
 from tests.storage.helpers import final, item, logged, message
 
 
@@ -286,6 +294,44 @@ class TestJournalStore(BatchedWritesContract):
         assert await s.get_message("m000003") == unfinished
         s = await self.reopen(s)
         assert await s.stats() == StoreStats(messages=2, unfinished=1, outbox=0)
+
+    @pytest_twisted.ensureDeferred
+    async def test_retention_is_made_permanent_by_compaction(self) -> None:
+        clock = clock_at(T0 + 2 * HOUR)
+        s = self.store(retention=HOUR, clock=clock, compact_min_bytes=1 << 30)
+        await s.open()
+        await s.add_messages([done(message(1), T0), done(message(2), T0 + 1.5 * HOUR), message(3)])
+        await settle(s, clock, 60)
+        assert s.pruned == 1
+        # not journaled: a store reopened without retention reads it again ...
+        s = await self.reopen(s, retention=None)
+        assert (await s.get_message("m000001")) == done(message(1), T0)
+        s = await self.reopen(s, retention=HOUR, clock=clock, compact_min_bytes=1 << 30)
+        assert await s.get_message("m000001") is None  # dropped at the replay
+        assert s.pruned == 1
+        # ... until a compaction leaves it out of the snapshot
+        await s.compact()
+        s = await self.reopen(s, retention=None)
+        assert await s.get_message("m000001") is None
+        assert await s.stats() == StoreStats(messages=2, unfinished=1, outbox=0)
+
+    @pytest_twisted.ensureDeferred
+    async def test_pruning_brings_compaction_sooner(self) -> None:
+        clock = clock_at(T0 + 2 * HOUR)
+        s = self.store(retention=HOUR, clock=clock, compact_min_bytes=1, compact_ratio=2.0)
+        await s.open()
+        await s.add_messages([message(i) for i in range(100)])
+        await s.update_messages([(done(message(i), T0), []) for i in range(100)])
+        assert s.compactions == 0  # 200 records, 100 live
+        await settle(s, clock, 60)
+        assert s.pruned == 100
+        await s.add_messages([message(100)])  # the batch after it sees 201 records, 1 live
+        await s.check()  # one more batch: the hook after the add's batch has run
+        assert s._compaction is not None  # a compaction started by itself
+        await s.compact()  # waits for it
+        assert s.compactions == 1
+        s = await self.reopen(s, retention=None)
+        assert await s.stats() == StoreStats(messages=1, unfinished=1, outbox=0)
 
     def test_bad_options(self) -> None:
         for options in ({"max_segment_bytes": 0}, {"compact_ratio": 1.0}, {"retention": -1.0}):

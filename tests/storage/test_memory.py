@@ -14,7 +14,7 @@ class TestMemoryStore(StoreContract):
     durable = False
 
     def make_store(self, path: Path, **options: Any) -> MemoryStore:
-        return MemoryStore()
+        return MemoryStore(**options)
 
 
 def test_answers_are_already_fired() -> None:

@@ -11,7 +11,8 @@ from twisted.internet import reactor
 
 from smppd.model import StoreStats
 from smppd.storage import SqliteStore, StoreError
-from tests.storage.contract import BatchedWritesContract, failure_of
+from smppd.storage import sqlite as sqlite_store
+from tests.storage.contract import HOUR, T0, BatchedWritesContract, clock_at, failure_of
 from tests.storage.helpers import final, item, message
 
 
@@ -116,3 +117,50 @@ class TestSqliteStore(BatchedWritesContract):
         await added
         assert await got == message(1)
         assert (await stats).messages == 1
+
+    # -- retention ----------------------------------------------------------
+
+    def indexes(self) -> set[str]:
+        db = sqlite3.connect(self.path / "messages.sqlite")
+        try:
+            return {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        finally:
+            db.close()
+
+    @pytest_twisted.ensureDeferred
+    async def test_final_at_index_is_added_to_an_older_database(self) -> None:
+        s = self.store()
+        await s.add_messages([final(message(1))])
+        await s.close()
+        assert "messages_final_at" in self.indexes()
+        db = sqlite3.connect(self.path / "messages.sqlite")
+        with db:
+            db.execute("DROP INDEX messages_final_at")  # as a database of an earlier smppd
+        db.close()
+        s = self.store(retention=1.0, clock=clock_at(T0 + HOUR))
+        await s.open()
+        assert await s.get_message("m000001") is None  # the round at the open used it
+        await s.close()
+        assert "messages_final_at" in self.indexes()
+
+    def test_pruning_uses_the_final_at_index(self, tmp_path: Path) -> None:
+        db = sqlite3.connect(tmp_path / "plan.sqlite")
+        try:
+            for statement in (*sqlite_store._SCHEMA, *sqlite_store._INDEXES):
+                db.execute(statement)
+            plan = " ".join(str(r) for r in db.execute(f"EXPLAIN QUERY PLAN {sqlite_store._PRUNE_FINAL}", (1.0, 10)))
+        finally:
+            db.close()
+        assert "USING INDEX messages_final_at (final_at<?)" in plan
+
+    @pytest_twisted.ensureDeferred
+    async def test_pruning_deletes_in_bounded_transactions(self) -> None:
+        clock = clock_at(T0 + HOUR)
+        s = self.store(retention=60.0, clock=clock, prune_batch=4)
+        await s.open()  # the round at the open: nothing yet
+        await s.add_messages([final(message(i)) for i in range(10)] + [message(10)])
+        before = s.commits
+        assert await s.prune() == 10
+        assert s.commits - before == 3  # 4 + 4 + 2 rows: one transaction each
+        s = await self.reopen(s)
+        assert await s.stats() == StoreStats(messages=1, unfinished=1, outbox=0)
