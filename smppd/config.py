@@ -19,9 +19,12 @@ from smppd.logs import LogSettings, parse_log_settings
 from smppd.protocol import SessionConfig
 from smppd.server.config import RetryPolicy, Route, ServerConfig
 from smppd.server.delivery import STATE_BY_NAME, SimulatorRule
+from smppd.storage import StoreOptions
 
 DEFAULT_LISTEN = "tcp:2775:interface=127.0.0.1"
-DEFAULT_STORE = "sqlite:smppd-data/smppd.sqlite3"
+DEFAULT_STORE_PATH = "smppd-data/smppd.sqlite3"
+DEFAULT_STORE = f"sqlite:{DEFAULT_STORE_PATH}"
+STORE_KINDS = ("memory", "sqlite", "file")
 DEFAULT_SERVER_HTTP = "tcp:9090:interface=127.0.0.1"
 
 
@@ -56,7 +59,8 @@ class ServerSettings:
     """Everything ``twistd smpp-server`` needs."""
 
     listen: tuple[str, ...] = (DEFAULT_LISTEN,)
-    store: str = DEFAULT_STORE
+    store: str = DEFAULT_STORE  # the spec: kind and path ("sqlite:PATH")
+    store_options: StoreOptions = StoreOptions()  # for stores of store_options.kind
     users_file: str | None = None  # None: the demo users
     http: str | None = DEFAULT_SERVER_HTTP  # /metrics, /healthz, /readyz; None: no HTTP endpoint
     webhooks: tuple[WebhookTarget, ...] = ()
@@ -74,6 +78,39 @@ def _regex(r: _Reader, name: str) -> str:
     except re.error as e:
         r.fail(name, f"not a regular expression: {e}")
     return value
+
+
+def _store(r: _Reader) -> tuple[str, StoreOptions]:
+    """``store``: a spec string (``"sqlite:PATH"``), or an object with the
+    kind, the path and the options of that kind."""
+    if not isinstance(r.get("store"), dict):
+        spec = r.string("store", DEFAULT_STORE, pattern=r"memory|sqlite:.+|file:.+")
+        return spec, StoreOptions(kind=spec.partition(":")[0])
+    s = r.section("store")
+    kind = s.string("kind", "sqlite", choices=STORE_KINDS)
+    d = StoreOptions(kind=kind)
+    if kind == "memory":
+        if s.has("path"):
+            s.fail("path", "the memory store has no path")
+        spec = "memory"
+    else:
+        path = s.string("path", DEFAULT_STORE_PATH if kind == "sqlite" else "")
+        if not path:
+            s.fail("path", f"is required for a {kind} store")
+        spec = f"{kind}:{path}"
+    for name, kinds in (("sync", ("sqlite",)), ("fsync", ("file",)), ("max_segment_bytes", ("file",))):
+        if s.has(name) and kind not in kinds:
+            s.fail(name, f"is for a {' or '.join(kinds)} store, not {kind}")
+    options = StoreOptions(
+        kind=kind,
+        # null or 0: keep every message
+        retention=s.number("retention", d.retention, minimum=0, nullable=True),
+        sync=s.string("sync", d.sync, choices=("normal", "full")),
+        fsync=s.boolean("fsync", d.fsync),
+        max_segment_bytes=s.number("max_segment_bytes", d.max_segment_bytes, minimum=4096, integer=True),
+    )
+    s.done()
+    return spec, options
 
 
 def _session(r: _Reader, base: SessionConfig) -> SessionConfig:
@@ -97,7 +134,7 @@ def parse_server_config(data: Mapping[str, Any], source: str = "(config)") -> Se
     listen = r.string_list("listen", (DEFAULT_LISTEN,))
     if not listen:
         r.fail("listen", "must name at least one endpoint")
-    store = r.string("store", DEFAULT_STORE, pattern=r"memory|sqlite:.+|file:.+")
+    store, store_options = _store(r)
     users_file = r.optional_string("users_file")
     system_id = r.string("system_id", d.system_id, pattern=r"[\x21-\x7e]{1,15}")
     http_section = r.section("http")
@@ -213,6 +250,7 @@ def parse_server_config(data: Mapping[str, Any], source: str = "(config)") -> Se
     return ServerSettings(
         listen=listen,
         store=store,
+        store_options=store_options,
         users_file=users_file,
         http=http,
         webhooks=tuple(webhooks),

@@ -9,13 +9,35 @@ import pytest
 from smppd.config import ConfigError, ServerSettings, load_server_config, parse_server_config
 from smppd.logs import LogSettings
 from smppd.pdu import MessageState
-from smppd.tap.server import Options
+from smppd.storage import StoreOptions
+from smppd.tap.server import Options, SmscService
 
 
 def write(tmp_path, data, name="server.json"):
     path = tmp_path / name
     path.write_text(data if isinstance(data, str) else json.dumps(data))
     return str(path)
+
+
+# every mistake in "store" names its key
+STORE_MISTAKES = [
+    (42, "store", "must be a string"),
+    ({"kind": "redis"}, "store.kind", "must be one of memory, sqlite, file"),
+    ({"kind": "file"}, "store.path", "is required for a file store"),
+    ({"kind": "sqlite", "path": ""}, "store.path", "is required for a sqlite store"),
+    ({"kind": "sqlite", "path": 3}, "store.path", "must be a string"),
+    ({"kind": "memory", "path": "x"}, "store.path", "the memory store has no path"),
+    ({"retention": -1}, "store.retention", "must be at least 0"),
+    ({"retention": "7d"}, "store.retention", "must be a number"),
+    ({"sync": "always"}, "store.sync", "must be one of normal, full"),
+    ({"kind": "file", "path": "j", "sync": "full"}, "store.sync", "is for a sqlite store, not file"),
+    ({"kind": "file", "path": "j", "fsync": "yes"}, "store.fsync", "must be true or false"),
+    ({"kind": "sqlite", "fsync": False}, "store.fsync", "is for a file store, not sqlite"),
+    ({"kind": "memory", "max_segment_bytes": 4096}, "store.max_segment_bytes", "is for a file store, not memory"),
+    ({"kind": "file", "path": "j", "max_segment_bytes": 10}, "store.max_segment_bytes", "must be at least 4096"),
+    ({"kind": "file", "path": "j", "max_segment_bytes": 1e6}, "store.max_segment_bytes", "must be an integer"),
+    ({"kind": "sqlite", "retain": 1}, "store.retain", "unknown key"),
+]
 
 
 def test_example_config_loads():
@@ -54,6 +76,7 @@ def test_empty_config_is_the_defaults():
         ({"distribution_lists": {"staff": []}}, "distribution_lists.staff", "non-empty list"),
         ({"retry": {"factor": 0.5}}, "retry.factor", "must be at least 1"),
         ({"whatever": 1}, "whatever", "unknown key"),
+        *[({"store": store}, key, reason) for store, key, reason in STORE_MISTAKES],
     ],
 )
 def test_mistakes_name_file_and_key(tmp_path, data, key, reason):
@@ -128,3 +151,62 @@ def test_bad_endpoint_is_a_config_error(spec, capsys):
         Options().parseOptions(["--listen", spec, "--http", "none"])
     err = capsys.readouterr().err
     assert err.startswith("smpp-server: ") and "listen[0]" in err and err.count("\n") == 1
+
+
+# -- the store ------------------------------------------------------------------
+
+
+def test_store_defaults_keep_a_week():
+    settings = parse_server_config({})
+    assert settings.store == "sqlite:smppd-data/smppd.sqlite3"
+    assert settings.store_options == StoreOptions(kind="sqlite", retention=604800, sync="normal")
+
+
+def test_store_as_a_spec_string_still_works():
+    settings = parse_server_config({"store": "file:/var/lib/smppd/journal"})
+    assert settings.store == "file:/var/lib/smppd/journal"
+    assert settings.store_options == StoreOptions(kind="file")
+
+
+@pytest.mark.parametrize(
+    ("store", "spec", "options"),
+    [
+        ({"kind": "sqlite", "path": "d/s.sqlite3", "retention": 86400, "sync": "full"}, "sqlite:d/s.sqlite3",
+         StoreOptions(kind="sqlite", retention=86400, sync="full")),
+        ({"retention": None}, "sqlite:smppd-data/smppd.sqlite3", StoreOptions(kind="sqlite", retention=None)),
+        ({"kind": "sqlite", "retention": 0}, "sqlite:smppd-data/smppd.sqlite3", StoreOptions(kind="sqlite", retention=None)),
+        ({"kind": "file", "path": "j", "fsync": False, "max_segment_bytes": 1048576, "retention": 3600.5}, "file:j",
+         StoreOptions(kind="file", retention=3600.5, fsync=False, max_segment_bytes=1048576)),
+        ({"kind": "memory", "retention": 60}, "memory", StoreOptions(kind="memory", retention=60)),
+    ],
+)
+def test_store_object(store, spec, options):
+    settings = parse_server_config({"store": store})
+    assert settings.store == spec
+    assert settings.store_options == options
+
+
+def test_twistd_bad_store_option_is_one_line_and_exit_2(tmp_path, capsys):
+    path = write(tmp_path, {"store": {"kind": "sqlite", "retention": -5}})
+    with pytest.raises(SystemExit) as e:
+        Options().parseOptions(["--config", path])
+    assert e.value.code == 2
+    assert capsys.readouterr().err == f"smpp-server: {path}: store.retention: must be at least 0\n"
+
+
+def test_store_override_keeps_the_options_of_its_kind(tmp_path):
+    path = write(tmp_path, {"store": {"kind": "sqlite", "path": "a.sqlite3", "retention": 60, "sync": "full"}})
+    options = Options()
+    options.parseOptions(["--config", path, "--store", f"sqlite:{tmp_path}/b.sqlite3"])
+    store = SmscService(options["settings"], None).store
+    assert (store.path, store.retention, store.sync) == (f"{tmp_path}/b.sqlite3", 60.0, "full")
+    options = Options()
+    options.parseOptions(["--config", path, "--store", "memory"])
+    store = SmscService(options["settings"], None).store
+    assert store.retention == 604800.0  # another kind: its defaults
+
+
+def test_example_config_store():
+    settings = load_server_config("etc/server.json")
+    assert settings.store == "sqlite:smppd-data/smppd.sqlite3"
+    assert settings.store_options == StoreOptions(kind="sqlite", retention=604800, sync="normal")

@@ -49,7 +49,13 @@ class Options(usage.Options):
     )
     optParameters = [
         ["config", "c", None, "JSON configuration file (see etc/server.json)."],
-        ["store", "s", None, "Message store: memory, sqlite:PATH or file:DIR (overrides the config)."],
+        [
+            "store",
+            "s",
+            None,
+            "Message store: memory, sqlite:PATH or file:DIR (overrides the config's kind and path;"
+            " its options apply when the kind is the same).",
+        ],
         ["http", None, None, "Endpoint for /metrics, /healthz, /readyz, or 'none' (overrides the config)."],
     ]
 
@@ -134,7 +140,8 @@ class SmscService(service.MultiService):
         self.config_path = config_path
         self.users = users if users is not None else demo_users()
         self.demo = users is None
-        self.store = open_store(settings.store, reactor)
+        # --store may have changed the kind: the file's options apply to their kind only
+        self.store = open_store(settings.store, reactor, settings.store_options)
         self.authenticator = UsersAuthenticator(self.users, reactor=reactor)
         self.events = EventBus(reactor)
         self.smsc = Smsc(
