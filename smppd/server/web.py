@@ -80,6 +80,11 @@ def smsc_metrics(smsc: Smsc) -> Callable[[], Iterator[Any]]:
         yield CounterMetricFamily(
             "smppd_event_observer_dropped", "Events dropped by slow observers", value=smsc.events.dropped
         )
+        pruned = getattr(smsc.store, "pruned", None)  # a store of ours (retention) has it
+        if pruned is not None:
+            yield CounterMetricFamily(
+                "smppd_store_pruned", "Final messages the store dropped after their retention", value=pruned
+            )
 
     return collect
 
