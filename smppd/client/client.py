@@ -45,6 +45,7 @@ S = CommandStatus
 _THROTTLED = frozenset({S.ESME_RTHROTTLED, S.ESME_RMSGQFUL})
 _SUBMIT_SM = int(CommandId.submit_sm)
 _GSM7_DATA_CODING = TextEncoding.for_name(GSM7).data_coding
+_RECEIPT_ONLY = {"registered_delivery": 0}.keys()
 # The options a one-segment text may come with and still be encoded by
 # encode_submit_sm (the rest take build_submits).
 _PLAIN_OPTIONS = frozenset(
@@ -523,6 +524,25 @@ class SmppClient(service.MultiService):
         if next_wake is not None and queue:
             self._schedule_pump(next_wake)
 
+    def _send_at_once(self, entry: _Entry, now: float) -> bool:
+        """What :meth:`_pump` does for an entry when the queue is empty, when the
+        bind whose turn it is can take it now (bound, not paused, room in its
+        window, nothing waiting, not closing): send it and True. Otherwise
+        False, and nothing done: the general path decides (another bind, the
+        queue, a refusal)."""
+        binds = self._binds
+        rr = self._rr
+        bind = binds[rr % len(binds)]
+        proto = bind.protocol
+        if proto is None or not proto.session.is_bound or bind.paused_until > now:
+            return False
+        entry.proto = proto
+        entry.bind = bind
+        if not proto.send_if_room(entry.command_id, entry.wire, entry):
+            return False
+        self._rr = rr + 1
+        return True
+
     def _bind_of(self, entry: _Entry) -> _Bind | None:
         """The bind that sent ``entry``, if that session is still its current one."""
         bind = entry.bind
@@ -538,7 +558,7 @@ class SmppClient(service.MultiService):
             try:
                 if response is not None:
                     message_id = response.message_id  # type: ignore[attr-defined]
-                ids = self._sent((message_id,), entry.tracked, entry.source, entry.destination, entry.started)
+                ids = self._sent_ids([message_id], entry.tracked, entry.source, entry.destination, entry.started)
             except Exception:
                 entry.d.errback(Failure())
             else:
@@ -647,8 +667,9 @@ class SmppClient(service.MultiService):
             entry.tracked = bool(options.get("registered_delivery", 0) & 0x03)
             entry.source = source
             entry.destination = destination
-            entry.started = self.reactor.seconds()
-            self._enqueue(entry)
+            entry.started = now = self.reactor.seconds()
+            if self._queue or self._stopping or self._gave_up or self.config.rate is not None or not self._send_at_once(entry, now):
+                self._enqueue(entry)
             return d0
         try:
             pdus = self.build_submits(source, destination, content, **options)
@@ -699,12 +720,23 @@ class SmppClient(service.MultiService):
         septets = plain_gsm_septets(content)
         if septets is None:
             return None
-        if options:
-            if not _PLAIN_OPTIONS.issuperset(options) or options.get("encoding") is not None:
-                return None
-            concatenation = options.get("concatenation")
-            if concatenation is not None and (concatenation == "payload" or concatenation not in METHODS):
-                return None
+        if not options or options.keys() == _RECEIPT_ONLY:
+            # (send_message's usual calls: build_submits' defaults, maybe a receipt)
+            return encode_submit_sm(
+                source,
+                destination,
+                septets,
+                source_addr_ton=5 if source and not source.lstrip("+").isdigit() else 1,
+                dest_addr_ton=1,
+                dest_addr_npi=1,
+                registered_delivery=options["registered_delivery"] if options else 0,
+                data_coding=_GSM7_DATA_CODING,
+            )
+        if not _PLAIN_OPTIONS.issuperset(options) or options.get("encoding") is not None:
+            return None
+        concatenation = options.get("concatenation")
+        if concatenation is not None and (concatenation == "payload" or concatenation not in METHODS):
+            return None
         source_addr_ton = options.get("source_addr_ton")
         if source_addr_ton is None:
             source_addr_ton = 5 if source and not source.lstrip("+").isdigit() else 1
@@ -736,6 +768,9 @@ class SmppClient(service.MultiService):
     ) -> list[str]:
         """A message's every segment accepted: count, track, publish; its ids."""
         ids = [r if isinstance(r, str) else r.message_id for r in ids_or_responses]  # type: ignore[attr-defined]
+        return self._sent_ids(ids, tracked, source, destination, started)
+
+    def _sent_ids(self, ids: list[str], tracked: bool, source: str, destination: str, started: float) -> list[str]:
         self.counters["submitted"] += 1
         now = self.reactor.seconds()
         self.stats.submit_latency.observe(now - started)

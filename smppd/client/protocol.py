@@ -33,11 +33,12 @@ from smppd.pdu import (
     Pdu,
     SubmitSmResp,
 )
-from smppd.protocol import FrameHandler, SessionConfig, SmppProtocol
+from smppd.protocol import FrameHandler, SessionConfig, SmppProtocol, Waiter
 from smppd.session import BindType, Role
 
 log = Logger()
 C = CommandId
+_DELIVER_SM_RESP_OK = (int(C.deliver_sm_resp), 0)  # (command_id, command_status) for write_many's count
 
 _BIND_CLASS = {
     BindType.TRANSMITTER: BindTransmitter,
@@ -109,6 +110,15 @@ class EsmeProtocol(SmppProtocol):
             C.deliver_sm: self._on_deliver_sm_frame,
         }
 
+    def send_if_room(self, command_id: int, wire: bytes, waiter: Waiter) -> bool:
+        """:meth:`send_request_to` when the request goes out at once (room in
+        the window, nothing waiting before it, not closing): sent, True.
+        Otherwise nothing is done and False: the caller decides."""
+        if self._closing or self._waiting or len(self._outstanding) >= self.config.window:
+            return False
+        self._send_now(command_id, wire, waiter)
+        return True
+
     def _on_submit_sm_resp_frame(self, frame: bytes, status: int, seq: int) -> None:
         # SmppProtocol._on_response for the plain case: a pending submit_sm, ESME_ROK,
         # no TLVs. A missing request, another request's response or an error
@@ -134,7 +144,7 @@ class EsmeProtocol(SmppProtocol):
             self.dispatch_frame(frame)
             return
         handler(self, fields)  # type: ignore[misc]
-        self.write(deliver_sm_resp_ok(seq))
+        self.write_many([deliver_sm_resp_ok(seq)], _DELIVER_SM_RESP_OK)
 
     def bind(
         self,

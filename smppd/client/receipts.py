@@ -12,9 +12,8 @@ while as an orphan and matched when the id is registered.
 
 from __future__ import annotations
 
-import heapq
-import itertools
-from collections import OrderedDict
+import bisect
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import Any
 
@@ -24,11 +23,11 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from smppd.pdu import MessageState
-from smppd.text.receipt import MessageIdIndex, stat_for_state
+from smppd.text.receipt import MessageIdIndex, message_id_keys, normalize_message_id, stat_for_state
 
 log = Logger()
 _NOT_FINAL = frozenset({MessageState.ENROUTE, MessageState.ACCEPTED, MessageState.SCHEDULED})
-_seq = itertools.count()
+_NEVER = float("inf")
 
 
 @attrs.frozen
@@ -63,6 +62,9 @@ class MessageOutcome:
 
 
 class _Tracked:
+    """A message of several segments: a state and an error code per segment
+    (the index holds a ``(message, segment)`` pair for each of its ids)."""
+
     __slots__ = ("deadline", "done", "errors", "finished", "ids", "remaining", "states")
 
     def __init__(self, ids: tuple[str, ...], deadline: float, done: Callable[[MessageOutcome], object]) -> None:
@@ -75,8 +77,32 @@ class _Tracked:
         self.finished = False
 
 
+class _One:
+    """A message of one segment, most of them: its first final receipt
+    finishes it, so it needs no per-segment lists (the index holds it as is)."""
+
+    __slots__ = ("deadline", "done", "finished", "ids")
+
+    def __init__(self, ids: tuple[str, ...], deadline: float, done: Callable[[MessageOutcome], object]) -> None:
+        self.ids = ids
+        self.deadline = deadline
+        self.done = done
+        self.finished = False
+
+
+def _deadline_of(tracked: _Tracked | _One) -> float:
+    return tracked.deadline
+
+
 class ReceiptTracker:
-    """Receipts -> the Deferreds of the messages they belong to."""
+    """Receipts -> the Deferreds of the messages they belong to.
+
+    Every message gets the same timeout, so deadlines come in the order the
+    messages are tracked: they wait in a deque (a message tracked while the
+    clock was set back is put in its place), and one timer, armed for the
+    earliest deadline, finishes what expired. Orphans are indexed by every
+    id spelling a submitted id would find them by.
+    """
 
     def __init__(
         self, clock: IReactorTime, timeout: float, *, orphan_ttl: float = 120.0, max_orphans: int = 100_000
@@ -85,11 +111,13 @@ class ReceiptTracker:
         self.timeout = timeout
         self.orphan_ttl = orphan_ttl
         self.max_orphans = max_orphans
-        self._index: MessageIdIndex[tuple[_Tracked, int]] = MessageIdIndex()
-        self._expiry: list[tuple[float, int, _Tracked]] = []
+        self._index: MessageIdIndex[_One | tuple[_Tracked, int]] = MessageIdIndex()
+        self._expiry: deque[_Tracked | _One] = deque()  # by deadline
         self._live = 0  # tracked messages not yet finished
         self._timer: Any = None
+        self._timer_at = _NEVER  # when _timer fires (_NEVER: no timer)
         self._orphans: OrderedDict[str, tuple[float, int, int]] = OrderedDict()
+        self._orphan_keys: dict[str, list[str]] = {}  # each of message_id_keys(orphan id) -> orphan ids
         self.matched = 0
         self.unmatched = 0
 
@@ -106,16 +134,24 @@ class ReceiptTracker:
         """Call ``done(outcome)`` once every segment is final (or the receipt
         timeout passed): :meth:`expect` without a Deferred. An exception from
         ``done`` is logged."""
-        ids = tuple(message_ids)
+        ids = message_ids if message_ids.__class__ is tuple else tuple(message_ids)
         deadline = self.clock.seconds() + self.timeout
-        tracked = _Tracked(ids, deadline, done)
-        put = self._index.put
-        for i, message_id in enumerate(ids):
-            put(message_id, (tracked, i))
-        heapq.heappush(self._expiry, (deadline, next(_seq), tracked))
+        tracked: _Tracked | _One
+        if len(ids) == 1:
+            tracked = _One(ids, deadline, done)
+            self._index.put(ids[0], tracked)
+        else:
+            tracked = _Tracked(ids, deadline, done)
+            put = self._index.put
+            for i, message_id in enumerate(ids):
+                put(message_id, (tracked, i))
+        expiry = self._expiry
+        if expiry and deadline < expiry[-1].deadline:
+            bisect.insort(expiry, tracked, key=_deadline_of)  # the clock went back
+        else:
+            expiry.append(tracked)
         self._live += 1
-        timer = self._timer
-        if timer is None or not timer.active() or timer.getTime() > deadline:
+        if deadline < self._timer_at:
             self._arm()
         if self._orphans:
             for message_id in ids:
@@ -136,8 +172,14 @@ class ReceiptTracker:
             self.unmatched += 1
             self._keep_orphan(message_id, state, error_code)
             return False
-        tracked, i = found[1]
         self.matched += 1
+        value = found[1]
+        if value.__class__ is _One:
+            one: _One = value
+            if not one.finished:
+                self._done(one, MessageOutcome(one.ids, (state,), (error_code,), False))
+            return True
+        tracked, i = value  # type: ignore[misc]
         if not tracked.states[i]:
             tracked.remaining -= 1
         tracked.states[i] = state
@@ -146,22 +188,32 @@ class ReceiptTracker:
             self._finish(tracked, timed_out=False)
         return True
 
-    def _finish(self, tracked: _Tracked, *, timed_out: bool) -> None:
+    def _finish(self, tracked: _Tracked | _One, *, timed_out: bool) -> None:
         if tracked.finished:
             return
+        if tracked.__class__ is _One:
+            # (only a timeout finishes a one-segment message here)
+            outcome = MessageOutcome(tracked.ids, (MessageState.UNKNOWN,), (0,), timed_out)
+        else:
+            t: _Tracked = tracked  # type: ignore[assignment]
+            # (a segment without a final state is left only by a timeout; final states are never 0)
+            states = tuple(s or MessageState.UNKNOWN for s in t.states) if timed_out else tuple(t.states)
+            outcome = MessageOutcome(t.ids, states, tuple(t.errors), timed_out)
+        self._done(tracked, outcome)
+
+    def _done(self, tracked: _Tracked | _One, outcome: MessageOutcome) -> None:
         tracked.finished = True
-        # (a segment without a final state is left only by a timeout; final states are never 0)
-        states = tuple(s or MessageState.UNKNOWN for s in tracked.states) if timed_out else tuple(tracked.states)
         self._live -= 1
         expiry = self._expiry
         if len(expiry) > 2 * self._live + 1024:
             # Mostly finished messages waiting for their timeout: drop them
-            # (amortised O(1) per message; a heap entry per message would
+            # (amortised O(1) per message; an entry per message would
             # otherwise live for the whole receipt timeout).
-            expiry[:] = [e for e in expiry if not e[2].finished]
-            heapq.heapify(expiry)
+            live = [e for e in expiry if not e.finished]
+            expiry.clear()
+            expiry.extend(live)
         try:
-            tracked.done(MessageOutcome(tracked.ids, states, tuple(tracked.errors), timed_out))
+            tracked.done(outcome)
         except Exception:
             log.failure("receipt outcome handler failed")
 
@@ -169,54 +221,81 @@ class ReceiptTracker:
 
     def _keep_orphan(self, message_id: str, state: int, error_code: int) -> None:
         now = self.clock.seconds()
-        self._orphans[message_id] = (now + self.orphan_ttl, state, error_code)
-        while len(self._orphans) > self.max_orphans:
-            self._orphans.popitem(last=False)
+        orphans = self._orphans
+        if message_id not in orphans:
+            for key in message_id_keys(message_id):
+                self._orphan_keys.setdefault(key, []).append(message_id)
+        orphans[message_id] = (now + self.orphan_ttl, state, error_code)
+        while len(orphans) > self.max_orphans:
+            self._forget_orphan(orphans.popitem(last=False)[0])
         self._arm()
 
+    def _forget_orphan(self, orphan_id: str) -> None:
+        """Drop an orphan (already out of ``_orphans``) from ``_orphan_keys``."""
+        keys = self._orphan_keys
+        for key in message_id_keys(orphan_id):
+            same = keys.get(key)
+            if same is not None:
+                same.remove(orphan_id)
+                if not same:
+                    del keys[key]
+
     def _take_orphan(self, message_id: str) -> tuple[float, int, int] | None:
-        probe: MessageIdIndex[None] = MessageIdIndex()
-        probe.put(message_id, None)
-        for orphan_id in list(self._orphans):
-            if orphan_id in probe:
-                return self._orphans.pop(orphan_id)
-        return None
+        """The first kept orphan whose id ``message_id`` would be found by
+        (``MessageIdIndex`` rules), removed; else None."""
+        candidates = self._orphan_keys.get(normalize_message_id(message_id))
+        if not candidates:
+            return None
+        if len(candidates) == 1:
+            orphan_id = candidates[0]
+        else:  # several spellings of one id came as orphans: the oldest first
+            wanted = set(candidates)
+            orphan_id = next(o for o in self._orphans if o in wanted)
+        self._forget_orphan(orphan_id)
+        return self._orphans.pop(orphan_id)
 
     # -- expiry --------------------------------------------------------------
 
     def _arm(self) -> None:
-        times = []
+        at = _NEVER
         if self._expiry:
-            times.append(self._expiry[0][0])
+            at = self._expiry[0].deadline
         if self._orphans:
-            times.append(next(iter(self._orphans.values()))[0])
-        if not times:
+            at = min(at, next(iter(self._orphans.values()))[0])
+        if at == _NEVER or self._timer_at <= at:
             return
-        at = min(times)
         if self._timer is not None and self._timer.active():
-            if self._timer.getTime() <= at:
-                return
             self._timer.cancel()
+        self._timer_at = at
         self._timer = self.clock.callLater(max(0.0, at - self.clock.seconds()), self._expire)
 
     def _expire(self) -> None:
         self._timer = None
+        self._timer_at = _NEVER
         now = self.clock.seconds()
-        while self._expiry and self._expiry[0][0] <= now:
-            _, _, tracked = heapq.heappop(self._expiry)
-            if not tracked.finished:
-                for i, message_id in enumerate(tracked.ids):
-                    if not tracked.states[i]:
+        expiry = self._expiry
+        while expiry and expiry[0].deadline <= now:
+            tracked = expiry.popleft()
+            if tracked.finished:
+                continue
+            if tracked.__class__ is _One:
+                self._index.pop(tracked.ids[0])
+            else:
+                t: _Tracked = tracked  # type: ignore[assignment]
+                for i, message_id in enumerate(t.ids):
+                    if not t.states[i]:
                         self._index.pop(message_id)
-                self._finish(tracked, timed_out=True)
+            self._finish(tracked, timed_out=True)
         while self._orphans:
             orphan_id, (deadline, _, _) = next(iter(self._orphans.items()))
             if deadline > now:
                 break
             del self._orphans[orphan_id]
+            self._forget_orphan(orphan_id)
         self._arm()
 
     def stop(self) -> None:
         if self._timer is not None and self._timer.active():
             self._timer.cancel()
         self._timer = None
+        self._timer_at = _NEVER

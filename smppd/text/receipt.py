@@ -406,6 +406,10 @@ class MessageIdIndex(Generic[V]):
         self.allow_truncation = allow_truncation
         self._entries: dict[str, tuple[str, V]] = {}
         self._prefixes: dict[str, set[str]] = {}
+        # Stored keys that may normalize to something else (a NUL inside the
+        # whitespace around an id): a receipt id equal to one of them is
+        # normalized first, like any other.
+        self._unsettled: set[str] = set()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -438,6 +442,8 @@ class MessageIdIndex(Generic[V]):
         if not key:
             raise ValueError("cannot index an empty message_id")
         self._entries[key] = (message_id, value)
+        if "\x00" in key:  # (without a NUL, normalizing the key again gives the key)
+            self._unsettled.add(key)
         if len(cleaned) > TRUNCATED_ID_LENGTH:
             self._prefixes.setdefault(cleaned[:TRUNCATED_ID_LENGTH], set()).add(key)
 
@@ -466,6 +472,8 @@ class MessageIdIndex(Generic[V]):
 
     def _remove(self, key: str) -> tuple[str, V]:
         entry = self._entries.pop(key)
+        if self._unsettled:
+            self._unsettled.discard(key)
         if not self._prefixes:
             return entry
         cleaned = _clean(entry[0])
@@ -479,6 +487,8 @@ class MessageIdIndex(Generic[V]):
         return entry
 
     def _find(self, receipt_id: str) -> str | None:
+        if receipt_id in self._entries and receipt_id not in self._unsettled:
+            return receipt_id  # a stored key that normalizes to itself
         normalized = normalize_message_id(receipt_id)
         if not normalized:
             return None

@@ -7,6 +7,7 @@ from __future__ import annotations
 import struct
 from typing import Any
 
+import attrs
 import pytest
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
@@ -309,6 +310,8 @@ def bound(rig, **kw):
         ("@£$¥èéùìòÇØøÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ÄÖÑÜ§¿äöñüà", {}),
         ("x" * 160, {"registered_delivery": 0x11, "esm_class": 0x03, "dest_addr_npi": 9, "source_addr_npi": 1}),
         ("hello", {"source_addr_ton": 0, "dest_addr_ton": 2, "concatenation": "sar"}),
+        ("hello", {"registered_delivery": 0x11}),
+        ("hello", {"registered_delivery": 0}),
         # not plain: the general path builds these
         ("x" * 161, {}),
         ("{curly}", {}),
@@ -456,4 +459,229 @@ def test_expect_still_returns_a_deferred():
     assert isinstance(d, Deferred)
     assert tracker.receipt("31", M.DELIVERED)  # decimal 31 == 0x1f
     assert result_of(consume(d)).delivered
+    tracker.stop()
+
+
+# -- sending at once (no queue) ----------------------------------------------------------
+
+
+class PathSpy:
+    """Counts the messages that went through the send queue (``_enqueue``)."""
+
+    def __init__(self, client: Any) -> None:
+        self.queued = 0
+        enqueue = client._enqueue
+
+        def counting(entry: Any) -> None:
+            self.queued += 1
+            enqueue(entry)
+
+        client._enqueue = counting
+
+
+def test_a_plain_message_goes_out_at_once_when_the_bind_has_room(rig):
+    server, client = bound(rig, window=2)
+    spy = PathSpy(client)
+    boxes = [consume(client.send_message("Shop", "447700900123", f"m{i}")) for i in range(3)]
+    assert spy.queued == 1  # the third found the window full: queued, sent when a slot frees
+    assert client.queued == 1 and [p.outstanding for p in client.protocols()] == [2]
+    rig.net.flush()
+    assert [len(result_of(b)) for b in boxes] == [1, 1, 1]
+    assert [s.short_message for s in server.submits] == [b"m0", b"m1", b"m2"]
+    assert len({s.sequence_number for s in server.submits}) == 3
+
+
+def test_behind_a_queued_message_the_next_one_queues_too(rig):
+    server, client = bound(rig, window=1)
+    spy = PathSpy(client)
+    first = consume(client.send_message("Shop", "447700900123", "a"))
+    second = consume(client.send_message("Shop", "447700900123", "b"))  # window full: queued
+    client.config = attrs.evolve(client.config, session=attrs.evolve(client.config.session, window=5))
+    third = consume(client.send_message("Shop", "447700900123", "c"))  # room now, but "b" is first in line
+    assert spy.queued == 2
+    rig.net.flush()
+    assert [s.short_message for s in server.submits] == [b"a", b"b", b"c"]
+    assert all(result_of(b) for b in (first, second, third))
+
+
+def test_a_paused_bind_sends_nothing_at_once(rig):
+    server, client = bound(rig)
+    spy = PathSpy(client)
+    client._binds[0].paused_until = rig.clock.seconds() + 5
+    box = consume(client.send_message("Shop", "447700900123", "later"))
+    assert spy.queued == 1 and server.submits == [] and client.queued == 1
+    rig.net.advance(5)
+    rig.net.flush()
+    assert result_of(box) and [s.short_message for s in server.submits] == [b"later"]
+
+
+def test_with_a_rate_limit_every_message_takes_the_queue(rig):
+    server, client = bound(rig, rate=100.0)
+    spy = PathSpy(client)
+    box = consume(client.send_message("Shop", "447700900123", "hi"))
+    rig.net.flush()
+    assert spy.queued == 1 and result_of(box)
+
+
+def test_a_closing_session_refuses_like_the_general_path(rig):
+    from smppd.client import SendError
+
+    server, client = bound(rig)
+    spy = PathSpy(client)
+    proto = client.protocols()[0]
+    proto._closing = True  # close() called, connectionLost not yet in
+    box = consume(client.send_message("Shop", "447700900123", "hi"))
+    assert spy.queued == 1
+    error = failure_of(box).value
+    assert isinstance(error, SendError) and "closing" in str(error)
+    proto._closing = False
+
+
+def test_a_stopping_client_fails_the_send_at_once(rig):
+    from smppd.client import SendError
+    from smppd.client.client import ClientStopped
+
+    server, client = bound(rig)
+    client._stopping = True
+    box = consume(client.send_message("Shop", "447700900123", "hi"))
+    error = failure_of(box).value
+    assert isinstance(error, SendError) and isinstance(error.__cause__, ClientStopped)
+    assert server.submits == []
+    client._stopping = False
+
+
+def test_sending_at_once_keeps_the_round_robin_of_the_queue(rig):
+    a = rig.smsc("tcp:smsc-a:2775")
+    client = rig.start(rig.client(binds=2))
+    rig.net.run_until(lambda: client.bound_count == 2)
+    spy = PathSpy(client)
+    for i in range(4):
+        consume(client.send_message("Shop", "447700900123", f"m{i}"))
+    rig.net.flush()
+    assert spy.queued == 0
+    assert [[s.short_message for s in srv.submits] for srv in a.servers] == [[b"m0", b"m2"], [b"m1", b"m3"]]
+    # the bind whose turn it is paused: the general path picks the other one
+    client._binds[client._rr % 2].paused_until = rig.clock.seconds() + 60
+    consume(client.send_message("Shop", "447700900123", "m4"))
+    rig.net.flush()
+    assert spy.queued == 1
+    assert [s.short_message for s in a.servers[1].submits] == [b"m1", b"m3", b"m4"]
+
+
+def test_send_if_room_declines_without_side_effects():
+    proto, transport = esme(window=1)
+    first, second = Recorder(), Recorder()
+    wire = encode_pdu(SubmitSm(destination_addr="1"))
+    assert proto.send_if_room(C.submit_sm, wire, first)
+    assert not proto.send_if_room(C.submit_sm, wire, second)  # window full
+    assert proto.outstanding == 1 and proto.waiting == 0
+    proto.send_request_to(C.submit_sm, wire, second)  # waits
+    proto._outstanding.clear()
+    assert not proto.send_if_room(C.submit_sm, wire, Recorder())  # something waits before it
+    proto._waiting.clear()
+    proto._closing = True
+    assert not proto.send_if_room(C.submit_sm, wire, Recorder())
+    assert [p.sequence_number for p in sent(transport)] == [1]
+    assert first.errors == second.errors == []
+
+
+# -- the tracker: one-segment messages, expiry order, orphans -----------------------------------
+
+
+def test_one_and_several_segment_messages_finish_and_expire_alike():
+    clock = Clock()
+    tracker = ReceiptTracker(clock, timeout=10.0)
+    seen: list[Any] = []
+    tracker.track(("a",), seen.append)
+    tracker.track(["b", "c"], seen.append)
+    tracker.track(("d",), seen.append)
+    assert tracker.receipt("a", M.UNDELIVERABLE, 7)
+    assert not tracker.receipt("a", M.DELIVERED)  # finished: a second receipt is an orphan
+    assert tracker.receipt("b", M.DELIVERED)
+    clock.advance(10)
+    assert [(o.message_ids, o.states, o.error_codes, o.timed_out) for o in seen] == [
+        (("a",), (M.UNDELIVERABLE,), (7,), False),
+        (("b", "c"), (M.DELIVERED, M.UNKNOWN), (0, 0), True),
+        (("d",), (M.UNKNOWN,), (0,), True),
+    ]
+    assert len(tracker) == 0 and tracker._live == 0
+    tracker.stop()
+
+
+def test_a_message_tracked_after_the_clock_went_back_expires_on_time():
+    clock = Clock()
+    clock.advance(1000)
+    tracker = ReceiptTracker(clock, timeout=10.0)
+    seen: list[Any] = []
+    tracker.track(("late",), seen.append)  # deadline 1010
+    clock.rightNow = 995.0  # wall clock set back
+    tracker.track(("early",), seen.append)  # deadline 1005: before the other one
+    assert [t.ids for t in tracker._expiry] == [("early",), ("late",)]
+    clock.advance(10)  # 1005
+    assert [o.message_ids for o in seen] == [("early",)]
+    clock.advance(5)
+    assert [o.message_ids for o in seen] == [("early",), ("late",)]
+    tracker.stop()
+
+
+def test_expiry_that_sweeps_finished_messages_while_it_runs_still_expires_the_rest():
+    clock = Clock()
+    tracker = ReceiptTracker(clock, timeout=10.0)
+    seen: list[Any] = []
+    for i in range(3000):
+        tracker.track((f"{i:x}",), seen.append)
+    for i in range(0, 3000, 2):
+        assert tracker.receipt(f"{i:x}", M.DELIVERED)
+    clock.advance(10)  # 1,500 time out; finishing them sweeps the deque meanwhile
+    assert sum(o.timed_out for o in seen) == 1500 and len(seen) == 3000
+    assert len(tracker) == 0 and not tracker._expiry and tracker._timer is None
+    tracker.stop()
+
+
+@pytest.mark.parametrize(
+    ("orphan", "submitted"),
+    [("1A2B", "1a2b"), ("0001a2b", "1a2b"), (str(0x1A2B3C4D5E), "1a2b3c4d5e"), ("1a2b3c4d5e", str(0x1A2B3C4D5E))],
+)
+def test_an_orphan_is_found_by_any_spelling_the_index_accepts(orphan, submitted):
+    clock = Clock()
+    tracker = ReceiptTracker(clock, timeout=60.0)
+    assert not tracker.receipt(orphan, M.EXPIRED, 3)
+    assert not tracker.receipt("unrelated", M.DELIVERED)
+    seen: list[Any] = []
+    tracker.track((submitted,), seen.append)
+    assert [(o.states, o.error_codes) for o in seen] == [((M.EXPIRED,), (3,))]
+    assert list(tracker._orphans) == ["unrelated"]
+    assert set(tracker._orphan_keys) == {"unrelated"}
+    tracker.stop()
+
+
+def test_of_several_orphans_for_one_message_the_oldest_is_taken():
+    clock = Clock()
+    tracker = ReceiptTracker(clock, timeout=60.0)
+    tracker.receipt("00ff", M.EXPIRED)
+    tracker.receipt("FF", M.DELIVERED)
+    tracker.receipt("255", M.REJECTED)  # decimal 255 == 0xff
+    seen: list[Any] = []
+    tracker.track(("ff",), seen.append)
+    assert seen[0].states == (M.EXPIRED,)
+    assert list(tracker._orphans) == ["FF", "255"]
+    tracker.track(("ff",), seen.append)
+    assert seen[1].states == (M.DELIVERED,)
+    tracker.stop()
+
+
+def test_orphans_forgotten_by_age_or_by_number_leave_no_index_behind():
+    clock = Clock()
+    tracker = ReceiptTracker(clock, timeout=600.0, orphan_ttl=30.0, max_orphans=2)
+    for message_id in ("10", "20", "30"):
+        tracker.receipt(message_id, M.DELIVERED)
+    assert list(tracker._orphans) == ["20", "30"]  # the oldest made room
+    assert "10" not in tracker._orphan_keys and str(0x10) not in tracker._orphan_keys
+    seen: list[Any] = []
+    tracker.track(("10",), seen.append)
+    assert seen == []
+    clock.advance(30)
+    assert not tracker._orphans and not tracker._orphan_keys
+    tracker.track(("20",), seen.append)
+    assert seen == []
     tracker.stop()

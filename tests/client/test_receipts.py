@@ -11,7 +11,12 @@ from hypothesis import strategies as st
 from smppd.client import MessageOutcome
 from smppd.pdu import CommandStatus, DeliverSm, MessageState
 from smppd.protocol import SessionConfig
-from smppd.text.receipt import MessageIdIndex, message_ids_match, normalize_message_id
+from smppd.text.receipt import (
+    MessageIdIndex,
+    message_id_keys,
+    message_ids_match,
+    normalize_message_id,
+)
 from tests.client.support import consume, failure_of, ok, result_of
 
 S = CommandStatus
@@ -239,3 +244,24 @@ def test_message_ids_match_is_symmetric_and_index_take_finds_what_find_finds(a, 
     found = index.find(b)
     assert index.take(b) == found
     assert len(index) == (1 if found is None else 0)
+
+
+def test_a_receipt_id_equal_to_a_stored_key_is_found_as_before():
+    index: MessageIdIndex[int] = MessageIdIndex()
+    index.put("1A2B", 1)
+    index.put("\x00 \x00x", 2)  # stored as "\x00x" (one strip pass), which itself normalizes to "x"
+    assert index.get("1a2b") == 1  # the stored key itself: found at once
+    assert index.get("\x00x") is None and index.get("x") is None  # as the normalizing lookup answers
+    assert index.take("\x00 \x00x") == ("\x00 \x00x", 2)
+    assert not index._unsettled
+
+
+@given(st.text(alphabet="\x00 \t0123456789abcdefABCDEFxyz\u00a0", max_size=8), st.text(alphabet="\x00 0123456789abcdefxyz", max_size=8))
+def test_lookups_answer_as_a_fresh_normalization_would(stored, probe):
+    index: MessageIdIndex[int] = MessageIdIndex()
+    try:
+        index.put(stored, 1)
+    except ValueError:
+        return
+    expected = bool(normalize_message_id(probe)) and normalize_message_id(stored) in message_id_keys(probe)
+    assert (index.get(probe) == 1) == expected
