@@ -31,6 +31,7 @@ from smppd.client.web import HttpApiService, MessageApi
 from smppd.client.webhook import WebhookForwarder
 from smppd.events import EventBus
 from smppd.logs import attach_observer, make_observer
+from smppd.runtime import tune_gc
 
 log = Logger()
 
@@ -70,6 +71,7 @@ class ClientProcess(service.MultiService):
         *,
         http_client: Any = None,
         stop_reactor_on_failure: bool = False,
+        gc_tuning: bool = False,
     ) -> None:
         super().__init__()
         if reactor is None:
@@ -79,6 +81,7 @@ class ClientProcess(service.MultiService):
         self.reactor = reactor
         self.settings = settings
         self.stop_reactor_on_failure = stop_reactor_on_failure
+        self.gc_tuning = gc_tuning  # tune_gc() once started (twistd; an embedding application decides itself)
         self.events = EventBus(reactor)
         self.webhook: WebhookForwarder | None = None
         if settings.webhook.url is not None:
@@ -107,6 +110,8 @@ class ClientProcess(service.MultiService):
     @inlineCallbacks
     def startService(self) -> Any:
         super().startService()  # the webhook, then the client
+        if self.gc_tuning:
+            tune_gc()
         c = self.settings.client
         log.info(
             "smpp-client {system_id}: {binds} {bind_type} bind(s) to {endpoints}",
@@ -142,4 +147,4 @@ class ClientProcess(service.MultiService):
 
 
 def makeService(options: Options) -> ClientProcess:
-    return ClientProcess(options["settings"], stop_reactor_on_failure=True)
+    return ClientProcess(options["settings"], stop_reactor_on_failure=True, gc_tuning=True)

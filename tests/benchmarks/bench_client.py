@@ -5,6 +5,7 @@ Not a test (pytest does not collect it): run it and read the figures.
     python tests/benchmarks/bench_client.py                       # every scenario
     python tests/benchmarks/bench_client.py --windows 10 --receipts off --count 50000
     python tests/benchmarks/bench_client.py --json                # one JSON object
+    python tests/benchmarks/bench_client.py --tune-gc             # the collector as twistd smpp-client sets it
     python tests/benchmarks/bench_client.py --profile --windows 10 --receipts off   # cProfile
     python tests/benchmarks/bench_client.py --smsc                # only the fake SMSC, in the
                                                                   # foreground (prints its port)
@@ -229,6 +230,16 @@ def _smsc_main(receipts: bool, port: int = 0) -> None:
 # -- the client under test (this process) ------------------------------------------
 
 
+def _collect(opts: argparse.Namespace) -> None:
+    """Before measuring: a full collection, and with ``--tune-gc`` the plugin's settings."""
+    if opts.tune_gc:
+        from smppd.runtime import tune_gc
+
+        tune_gc()
+    else:
+        gc.collect()
+
+
 def _percentiles(samples: list[float]) -> dict[str, float]:
     if not samples:
         return dict.fromkeys(("p50", "p90", "p99", "max"), 0.0)
@@ -326,7 +337,7 @@ async def _scenario(reactor: Any, opts: argparse.Namespace, window: int, receipt
         if opts.warmup == 0:
             start_phase()
         profiler = cProfile.Profile() if opts.profile else None
-        gc.collect()
+        _collect(opts)
         if profiler:
             profiler.enable()
         for _ in range(inflight):
@@ -413,7 +424,7 @@ def inproc(opts: argparse.Namespace, window: int, receipts: bool) -> dict[str, A
     t0 = c0 = 0.0
     while n < total:
         if n >= opts.warmup and not t0:
-            gc.collect()
+            _collect(opts)
             t0, c0 = time.perf_counter(), time.process_time()
             n0 = n
             if profiler:
@@ -504,6 +515,9 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=35, help="rows of the cProfile listing")
     parser.add_argument("--json", action="store_true", help="one JSON object instead of a table")
     parser.add_argument("--no-gc", action="store_true", help="gc.disable() in the client (a diagnostic)")
+    parser.add_argument(
+        "--tune-gc", action="store_true", help="tune the collector as twistd smpp-client does (smppd.runtime.tune_gc)"
+    )
     parser.add_argument("--inproc", action="store_true", help="CPU per message without sockets (fake clock)")
     parser.add_argument("--smsc", action="store_true", help="only run the fake SMSC in the foreground")
     parser.add_argument("--smsc-receipts", action="store_true", help="with --smsc: send receipts")

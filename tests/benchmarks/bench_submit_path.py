@@ -9,8 +9,8 @@ in-memory transport, the memory store and the simulator at delay 0, on a
 ``task.Clock``. Windows of 50 submit_sm are fed as one read each; the clock is
 advanced so the simulator finishes them; with ``--receipts`` every deliver_sm
 receipt is answered. The garbage collector is tuned as ``twistd smpp-server``
-tunes it (``smppd.tap.server.tune_gc``). It prints the process CPU time per message: everything
-the server does per message except the reactor and the socket calls, with no
+tunes it (``smppd.runtime.tune_gc``). It prints the process CPU time per
+message: everything the server does per message except the reactor and the socket calls, with no
 load client competing for the CPU, so it is far steadier on a shared machine
 than ``bench_server.py``'s rates. ``--profile`` adds a cProfile listing
 (per-message cumulative and own time, calls per message; cProfile roughly
@@ -31,11 +31,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from smppd.auth import UsersAuthenticator, demo_users  # noqa: E402
 from smppd.pdu import BindTransceiver, SubmitSm, encode_pdu  # noqa: E402
+from smppd.runtime import tune_gc  # noqa: E402
 from smppd.server.config import ServerConfig  # noqa: E402
 from smppd.server.protocol import SmscProtocol  # noqa: E402
 from smppd.server.smsc import Smsc  # noqa: E402
 from smppd.storage import MemoryStore  # noqa: E402
-from smppd.tap.server import tune_gc  # noqa: E402
 from smppd.testing import PduTransport, TestReactor  # noqa: E402
 
 HEADER = struct.Struct(">IIII")

@@ -184,3 +184,37 @@ def test_plugin_is_found():
     names = {p.tapname: p for p in getPlugins(IServiceMaker, twisted.plugins)}
     assert "smpp-client" in names
     assert names["smpp-client"].options is Options
+
+
+def test_twistd_tunes_the_collector_once_started(tmp_path, monkeypatch):
+    from twisted.internet.testing import MemoryReactorClock
+
+    import smppd.tap.client as tap
+
+    calls: list[None] = []
+    monkeypatch.setattr(tap, "tune_gc", lambda: calls.append(None))
+    options = Options()
+    options.parseOptions(["--config", write(tmp_path, {"system_id": "shop", "http": {"listen": None}})])
+    assert tap.makeService(options).gc_tuning
+    process = ClientProcess(options["settings"], MemoryReactorClock(), gc_tuning=True)
+    assert calls == []  # not when built
+    process.startService()
+    assert calls == [None]
+    process.stopService()
+    embedded = ClientProcess(options["settings"], MemoryReactorClock())
+    embedded.startService()
+    assert calls == [None]  # an application embedding the client decides for itself
+    embedded.stopService()
+
+
+def test_tune_gc_freezes_what_start_up_built(monkeypatch):
+    import gc
+
+    from smppd.runtime import tune_gc
+
+    seen: list[str] = []
+    monkeypatch.setattr(gc, "collect", lambda *a: seen.append("collect"))
+    monkeypatch.setattr(gc, "freeze", lambda: seen.append("freeze"))
+    monkeypatch.setattr(gc, "set_threshold", lambda *a: seen.append(f"threshold {a}"))
+    tune_gc()
+    assert seen == ["collect", "freeze", "threshold (50000, 20, 20)"]
