@@ -61,6 +61,7 @@ class Message:
     final_at: float | None = None
     error_code: int = 0  # network error code reported with a final state
     sub_count: int = 1  # destinations in the original submission (receipt "sub:")
+    submitted_as: str = "submit_sm"  # or "data_sm", "submit_multi": routed data_sm go out as data_sm
 
     @property
     def is_final(self) -> bool:

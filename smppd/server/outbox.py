@@ -23,7 +23,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from smppd.model import OutboxItem
-from smppd.pdu import CommandStatus, decode_pdu, encode_pdu
+from smppd.pdu import CommandStatus, DataSm, DeliverSm, decode_pdu, encode_pdu
 from smppd.protocol import ConnectionClosed, SmppError
 
 if TYPE_CHECKING:
@@ -59,9 +59,30 @@ class _Delivery:
         self.dispatcher.failed(exc or Exception("unknown"), self.item, self.proto)
 
 
-def strip_tlvs(wire: bytes) -> bytes:
-    """The same PDU without optional parameters."""
-    return encode_pdu(attrs.evolve(decode_pdu(wire), tlvs=()))
+def for_smpp33(wire: bytes) -> bytes:
+    """What an SMPP 3.3 peer can take: no optional parameters, and no data_sm
+    (3.3 has none): a data_sm goes as a deliver_sm carrying its payload as
+    short_message (cut at 254 octets, with a warning)."""
+    pdu = decode_pdu(wire)
+    if isinstance(pdu, DataSm):
+        payload = pdu.tlvs.raw(0x0424) or b""
+        if len(payload) > 254:
+            log.warn("data_sm payload of {n} octets cut to 254 for an SMPP 3.3 peer", n=len(payload))
+        pdu = DeliverSm(
+            service_type=pdu.service_type,
+            source_addr_ton=pdu.source_addr_ton,
+            source_addr_npi=pdu.source_addr_npi,
+            source_addr=pdu.source_addr,
+            dest_addr_ton=pdu.dest_addr_ton,
+            dest_addr_npi=pdu.dest_addr_npi,
+            destination_addr=pdu.destination_addr,
+            esm_class=pdu.esm_class,
+            registered_delivery=pdu.registered_delivery,
+            data_coding=pdu.data_coding,
+            short_message=payload[:254],
+        )
+        return encode_pdu(pdu)
+    return encode_pdu(attrs.evolve(pdu, tlvs=()))
 
 
 class Dispatcher:
@@ -147,10 +168,9 @@ class Dispatcher:
             return
         self.inflight[item.item_id] = item
         wire = item.pdu
-        command_id = _command_id(wire)[0]
         if proto.interface_version < 0x34 and len(wire) > 16:
-            wire = strip_tlvs(wire)  # an SMPP 3.3 peer gets no optional parameters
-        proto.send_request_to(command_id, wire, _Delivery(self, item, proto))
+            wire = for_smpp33(wire)
+        proto.send_request_to(_command_id(wire)[0], wire, _Delivery(self, item, proto))
 
     def acknowledged(self, item: OutboxItem) -> None:
         """deliver_sm_resp ESME_ROK: the item is done. The session wakes the

@@ -377,6 +377,7 @@ class SmscProtocol(SmppProtocol):
         *,
         message_id: str | None = None,
         sub_count: int = 1,
+        submitted_as: str = "submit_sm",
     ) -> Message:
         return Message(
             message_id or self.smsc.ids.next(),
@@ -402,6 +403,7 @@ class SmscProtocol(SmppProtocol):
             None,
             0,
             sub_count,
+            submitted_as,
         )
 
     def end_of_input(self) -> None:
@@ -458,7 +460,9 @@ class SmscProtocol(SmppProtocol):
         expiry = pdu.qos_time_to_live
         config = self.smsc.config
         expires_at = now + (min(float(expiry), config.max_validity) if expiry else config.default_validity)
-        message = self._message(pdu, pdu.destination_addr, pdu.dest_addr_ton, pdu.dest_addr_npi, now, None, expires_at)
+        message = self._message(
+            pdu, pdu.destination_addr, pdu.dest_addr_ton, pdu.dest_addr_npi, now, None, expires_at, submitted_as="data_sm"
+        )
         self._batch_messages.append(message)
         self._batch_answers.append(message_id_resp(C.data_sm_resp, pdu.sequence_number, message.message_id))
         self._batch_plain = False
@@ -508,6 +512,7 @@ class SmscProtocol(SmppProtocol):
                     expires_at,
                     message_id=base if i == 1 else f"{base}-{i}",
                     sub_count=count,
+                    submitted_as="submit_multi",
                 )
             )
         self._batch_answers.append(

@@ -401,7 +401,7 @@ class Smsc:
                     system_id=target,
                     kind=OutboxItem.MESSAGE,
                     message_id=m.message_id,
-                    pdu=delivery_pdu(m),
+                    pdu=delivery_pdu(m, as_data_sm=m.submitted_as == "data_sm"),
                     created_at=now,
                     expires_at=m.expires_at,
                 )
@@ -760,7 +760,7 @@ class Smsc:
             for queue in (disp.ready,):
                 for i, item in enumerate(queue):
                     if item.kind == OutboxItem.MESSAGE and item.message_id == m.message_id:
-                        new = attrs.evolve(item, pdu=delivery_pdu(m))
+                        new = attrs.evolve(item, pdu=delivery_pdu(m, as_data_sm=m.submitted_as == "data_sm"))
                         queue[i] = new
                         self.store.outbox_update([new]).addErrback(self._store_failed, "outbox_update")
 

@@ -57,7 +57,11 @@ from smppd.storage.errors import StoreError
 
 log = Logger()
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Older versions this smppd upgrades at open, each step in one transaction.
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: ("ALTER TABLE messages ADD COLUMN submitted_as TEXT NOT NULL DEFAULT 'submit_sm'",),
+}
 
 _MESSAGE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("message_id", "TEXT NOT NULL"),
@@ -83,6 +87,7 @@ _MESSAGE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("final_at", "REAL"),
     ("error_code", "INTEGER NOT NULL"),
     ("sub_count", "INTEGER NOT NULL"),
+    ("submitted_as", "TEXT NOT NULL DEFAULT 'submit_sm'"),  # schema version 2
 )
 _OUTBOX_COLUMNS: tuple[tuple[str, str], ...] = (
     ("item_id", "TEXT NOT NULL"),
@@ -242,8 +247,14 @@ class _SqliteBackend:
                     conn.execute(statement)
             else:
                 row = conn.execute("SELECT version FROM schema_version").fetchone()
-                if row is None or row[0] != SCHEMA_VERSION:
-                    found = None if row is None else row[0]
+                found = None if row is None else row[0]
+                while found in _MIGRATIONS:
+                    log.info("sqlite store {path}: upgrading schema {v} to {w}", path=self.path, v=found, w=found + 1)
+                    for statement in _MIGRATIONS[found]:
+                        conn.execute(statement)
+                    found += 1
+                    conn.execute("UPDATE schema_version SET version = ?", (found,))
+                if found != SCHEMA_VERSION:
                     raise StoreError(
                         f"sqlite store {self.path} has schema version {found},"
                         f" this smppd knows {SCHEMA_VERSION}"

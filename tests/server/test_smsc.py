@@ -679,3 +679,33 @@ def test_traffic_routed_to_a_backlogged_esme_gets_msgqful():
     h.clock.advance(0)
     (again,) = h.request(alice, a_t, submit(sequence_number=7, destination_addr="888", dest_addr_ton=0))
     assert again.command_status == 0
+
+
+def test_a_data_sm_routed_to_an_esme_goes_out_as_data_sm(h):
+    """data_sm both ways: what an ESME submits with data_sm reaches the ESME
+    it is routed to as data_sm, and its data_sm_resp settles it."""
+    alice, a_t = h.bind("alice")
+    bob, b_t = h.bind("bob", kind="rx", address_range="^999")
+    (resp,) = h.request(
+        alice,
+        a_t,
+        DataSm(sequence_number=3, source_addr="Shop", destination_addr="999123", registered_delivery=1, tlvs={"message_payload": b"hello there"}),
+    )
+    assert isinstance(resp, DataSmResp) and resp.command_status == 0
+    h.clock.advance(0)
+    (mo,) = b_t.pdus()
+    assert isinstance(mo, DataSm) and mo.message_payload == b"hello there" and mo.destination_addr == "999123"
+    send(bob, DataSmResp(sequence_number=mo.sequence_number))
+    (receipt,) = h.ack_all(alice, a_t)
+    assert receipt.receipted_message_id == resp.message_id and receipt.message_state == MessageState.DELIVERED
+
+
+def test_an_smpp_3_3_peer_gets_a_routed_data_sm_as_deliver_sm(h):
+    alice, a_t = h.bind("alice")
+    bob, b_t = h.bind("bob", kind="rx", address_range="^999", interface_version=0x33)
+    h.request(alice, a_t, DataSm(sequence_number=3, source_addr="Shop", destination_addr="999123", tlvs={"message_payload": b"hello"}))
+    h.clock.advance(0)
+    (mo,) = b_t.pdus()
+    assert isinstance(mo, DeliverSm) and mo.short_message == b"hello" and not mo.tlvs
+    send(bob, DeliverSmResp(sequence_number=mo.sequence_number))
+    assert bob.outstanding == 0

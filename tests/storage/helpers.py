@@ -38,6 +38,7 @@ def message(i: int, **changes: Any) -> Message:
         final_at=None,
         error_code=0,
         sub_count=1 + i % 3,
+        submitted_as=("submit_sm", "data_sm", "submit_multi")[i % 3],
     )
     return attrs.evolve(m, **changes) if changes else m
 

@@ -5,6 +5,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 import pytest_twisted
 from twisted.internet import reactor
@@ -32,7 +33,7 @@ class TestSqliteStore(BatchedWritesContract):
         try:
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
             assert {"schema_version", "messages", "outbox", "messages_unfinished"} <= tables
-            assert db.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+            assert db.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
             assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         finally:
             db.close()
@@ -94,6 +95,32 @@ class TestSqliteStore(BatchedWritesContract):
         e = await failure_of(s.open())
         assert isinstance(e, StoreError)
         assert "99" in str(e)
+
+    @pytest_twisted.ensureDeferred
+    async def test_a_version_1_database_is_upgraded_at_open(self) -> None:
+        """Version 2 added messages.submitted_as; a version 1 file gets the
+        column, its messages read as submitted with submit_sm."""
+        s = self.store()
+        await s.open()
+        await s.add_messages([message(3)])
+        await s.close()
+        db = sqlite3.connect(self.path / "messages.sqlite")
+        with db:
+            db.execute("ALTER TABLE messages DROP COLUMN submitted_as")  # as version 1 wrote it
+            db.execute("UPDATE schema_version SET version = 1")
+        db.close()
+        s = self.store()
+        await s.open()
+        got = await s.get_message(message(3).message_id)
+        assert got == message(3) and got.submitted_as == "submit_sm"
+        await s.add_messages([attrs.evolve(message(2), submitted_as="data_sm")])
+        assert (await s.get_message(message(2).message_id)).submitted_as == "data_sm"
+        await s.close()
+        db = sqlite3.connect(self.path / "messages.sqlite")
+        try:
+            assert db.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+        finally:
+            db.close()
 
     @pytest_twisted.ensureDeferred
     async def test_stats_counts_survive_reopen(self) -> None:
