@@ -57,6 +57,12 @@ class IMessageStore(Interface):
         """Many ``update_message`` calls as one (all or none): the SMSC finishes
         messages in batches and needs one answer for the batch."""
 
+    def finish_messages(updates: Sequence[tuple[Message, Sequence[OutboxItem]]]) -> Deferred[None]:
+        """``update_messages`` for messages of which only ``state``,
+        ``final_at`` and ``error_code`` changed since they were stored (what
+        the SMSC does when messages reach their final state): a store may write
+        just those three fields, and the outbox items, all or none."""
+
     def get_message(message_id: str) -> Deferred[Message | None]:
         """The message with this id, or None."""
 

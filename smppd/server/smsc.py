@@ -502,7 +502,7 @@ class Smsc:
                 self._publish_final(publish, final, final.registered_delivery & 0x03 != 0 and needs_receipt(final))
         self.counters["delivered"] += delivered
         self.counters["failed"] += len(entries) - delivered
-        batch = getattr(self.store, "update_messages", None)
+        batch = getattr(self.store, "finish_messages", None) or getattr(self.store, "update_messages", None)
         if batch is not None:
             d = batch(updates)
         elif len(updates) == 1:

@@ -261,6 +261,10 @@ class JournalStore(WriterStore[files.Op]):
             state.update_message(message, outbox, checked=True)
         return self._append(data, sum(1 + len(outbox) for _, outbox in updates))
 
+    def finish_messages(self, updates: Sequence[tuple[Message, Sequence[OutboxItem]]]) -> Deferred[None]:
+        """Final states: stored as whole records here (the interface allows less)."""
+        return self.update_messages(updates)
+
     def outbox_put(self, items: Sequence[OutboxItem]) -> Deferred[None]:
         state = self._state
         if state is None:

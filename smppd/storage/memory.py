@@ -94,6 +94,10 @@ class MemoryStore(Retained):
             state.update_message(message, outbox, checked=True)
         return succeed(None)
 
+    def finish_messages(self, updates: Sequence[tuple[Message, Sequence[OutboxItem]]]) -> Deferred[None]:
+        """Final states: stored as whole records here (the interface allows less)."""
+        return self.update_messages(updates)
+
     def get_message(self, message_id: str) -> Deferred[Message | None]:
         return succeed(self._state.get_message(message_id))
 

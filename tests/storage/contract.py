@@ -201,6 +201,24 @@ class StoreContract:
         assert await s.stats() == StoreStats(messages=6, unfinished=3, outbox=3)
 
     @pytest_twisted.ensureDeferred
+    async def test_finish_messages_records_final_states_all_or_none(self) -> None:
+        """What the SMSC calls when messages reach their final state: the same
+        results as update_messages for such updates, failures included."""
+        s = self.store()
+        await s.add_messages([message(i) for i in range(6)])
+        done = [attrs.evolve(final(message(i)), error_code=i) for i in range(3)]
+        await s.finish_messages([(m, [item(i)]) for i, m in enumerate(done)])
+        assert await s.stats() == StoreStats(messages=6, unfinished=3, outbox=3)
+        assert [await s.get_message(f"m00000{i}") for i in range(3)] == done
+        assert await s.unfinished_messages() == [message(i) for i in range(3, 6)]
+        e = await failure_of(s.finish_messages([(final(message(4)), []), (final(message(77)), [])]))
+        assert isinstance(e, StoreError)
+        e = await failure_of(s.finish_messages([(final(message(4)), [item(9)]), (final(message(5)), [item(9)])]))
+        assert isinstance(e, StoreError)
+        assert await s.get_message("m000004") == message(4)  # none of a failed batch applied
+        assert await s.stats() == StoreStats(messages=6, unfinished=3, outbox=3)
+
+    @pytest_twisted.ensureDeferred
     async def test_unfinished_excludes_final_states(self) -> None:
         s = self.store()
         states = NON_FINAL + FINALS
@@ -537,3 +555,23 @@ class BatchedWritesContract(DurableStoreContract):
         assert stats == StoreStats(messages=10, unfinished=0, outbox=10)
         pending = {i.item_id for i in await s.outbox_pending()}
         assert pending == {f"o{100 + i:06d}" for i in range(10)}
+
+    @pytest_twisted.ensureDeferred
+    async def test_finishes_and_updates_in_one_batch_keep_their_order(self) -> None:
+        """finish_messages runs beside full updates in one writer batch; a
+        bad finish fails alone, and a later full update of the same message
+        wins over an earlier finish."""
+        s = self.store()
+        await s.add_messages([message(i) for i in range(6)])
+        self.hold(s)
+        finishes = [s.finish_messages([(final(message(i)), [item(i)])]) for i in range(4)]
+        replaced = attrs.evolve(message(0), short_message=b"replaced")
+        update = s.update_message(replaced)
+        bad = s.finish_messages([(final(message(5)), []), (final(message(99)), [])])
+        after = s.finish_messages([(final(message(4)), [])])
+        self.release(s)
+        assert isinstance(await failure_of(bad), StoreError)
+        await gatherResults([*finishes, update, after])
+        assert await s.get_message("m000000") == replaced
+        assert [await s.get_message(f"m00000{i}") for i in (1, 4, 5)] == [final(message(1)), final(message(4)), message(5)]
+        assert await s.stats() == StoreStats(messages=6, unfinished=2, outbox=4)
