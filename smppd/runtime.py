@@ -1,8 +1,21 @@
-"""Process-level tuning shared by the twistd plugins."""
+"""Process-level machinery shared by the twistd plugins: garbage-collector
+tuning and reloading the configuration on SIGHUP."""
 
 from __future__ import annotations
 
 import gc
+import signal
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+from twisted.internet import threads
+from twisted.internet.defer import Deferred
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from smppd.configfile import ConfigError
+
+T = TypeVar("T")
 
 
 def tune_gc() -> None:
@@ -19,3 +32,66 @@ def tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
+
+
+class SighupReload(Generic[T]):
+    """Re-read a configuration on SIGHUP without stalling the reactor.
+
+    ``read`` runs in the reactor's thread pool (it reads files, it may hash
+    passwords) and returns what ``apply`` then takes on the reactor thread.
+    When ``read`` raises one of ``expected`` (a
+    :class:`~smppd.configfile.ConfigError` names the file and the key),
+    nothing is applied and one error line says why; anything else is logged
+    with its traceback, and nothing is applied either. Messages go to the
+    caller's ``log``, under its namespace.
+
+    :meth:`install` (from ``startService``, early: a SIGHUP during start-up
+    must not end the process) sets the handler; :meth:`uninstall` (from
+    ``stopService``) puts the previous one back. The handler only hops to
+    the reactor thread: :meth:`reload` does the work (its Deferred fails
+    only if ``apply`` raises), and tests call it directly.
+    """
+
+    def __init__(
+        self,
+        reactor: Any,
+        read: Callable[[], T],
+        apply: Callable[[T], object],
+        *,
+        log: Logger,
+        expected: tuple[type[BaseException], ...] = (ConfigError,),
+    ) -> None:
+        self.reactor = reactor
+        self.read = read
+        self.apply = apply
+        self.log = log
+        self.expected = expected
+        self._previous: Any = None
+
+    def install(self) -> None:
+        if hasattr(signal, "SIGHUP"):
+            self._previous = signal.signal(signal.SIGHUP, self._signalled)
+
+    def uninstall(self) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGHUP, self._previous)
+            self._previous = None
+
+    def _signalled(self, signum: int, frame: Any) -> None:
+        self.reactor.callFromThread(self._reload_from_signal)
+
+    def _reload_from_signal(self) -> None:
+        # Nobody waits on this Deferred: an error from ``apply`` ends in the log.
+        self.reload().addErrback(lambda f: self.log.failure("reload failed while applying the new settings", f))
+
+    def reload(self) -> Deferred[None]:
+        """Read in a thread, then apply; on error keep what is in use."""
+        d: Deferred[Any] = threads.deferToThreadPool(self.reactor, self.reactor.getThreadPool(), self.read)
+        d.addCallbacks(self.apply, self._refused)
+        return d
+
+    def _refused(self, failure: Failure) -> None:
+        if failure.check(*self.expected):
+            self.log.error("reload refused, keeping the current settings: {error}", error=failure.getErrorMessage())
+        else:
+            self.log.failure("reload failed, keeping the current settings", failure)

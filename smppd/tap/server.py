@@ -13,13 +13,12 @@ lets in-flight work finish within the grace period and flushes the store.
 from __future__ import annotations
 
 import os
-import signal
 import sys
 from typing import Any
 
 import attrs
 from twisted.application import service
-from twisted.internet import endpoints, threads
+from twisted.internet import endpoints
 from twisted.internet.defer import Deferred, DeferredList, inlineCallbacks
 from twisted.internet.defer import maybeDeferred as maybe_deferred
 from twisted.logger import Logger
@@ -31,7 +30,7 @@ from smppd.auth.users import Users, UsersFileError
 from smppd.config import ConfigError, ServerSettings, load_server_config
 from smppd.events import EventBus
 from smppd.logs import attach_observer, make_observer
-from smppd.runtime import tune_gc
+from smppd.runtime import SighupReload, tune_gc
 from smppd.server.factory import SmscFactory
 from smppd.server.smsc import Smsc
 from smppd.server.web import build_site
@@ -145,7 +144,11 @@ class SmscService(service.MultiService):
             webhook.setServiceParent(self)
             self.events.add_observer(webhook)
         self.ports: list[Any] = []
-        self._previous_sighup: Any = None
+        # SIGHUP: the files are read (and clear-text passwords hashed) in a thread,
+        # never on the reactor thread, where it would stall every session.
+        self.reloader: SighupReload[tuple[ServerSettings, Users | None]] = SighupReload(
+            reactor, self._read_settings, self._apply_settings, log=log, expected=(ConfigError, UsersFileError)
+        )
         self.ready = False
 
     def setServiceParent(self, parent: Any) -> None:
@@ -179,8 +182,7 @@ class SmscService(service.MultiService):
     @inlineCallbacks
     def startService(self) -> Any:
         super().startService()
-        if hasattr(signal, "SIGHUP"):  # early: a SIGHUP during start-up must not kill us
-            self._previous_sighup = signal.signal(signal.SIGHUP, self._sighup)
+        self.reloader.install()  # early: a SIGHUP during start-up must not kill us
         if self.demo:
             log.warn(
                 "demo users are active ({users}): configure users_file before real use",
@@ -233,29 +235,15 @@ class SmscService(service.MultiService):
             port=getattr(address, "port", "?"),
         )
 
-    def _sighup(self, signum: int, frame: Any) -> None:
-        self.reactor.callFromThread(self.reload)
-
     def reload(self) -> Deferred[None]:
-        """Re-read the config and users files; keep the old settings on error.
-
-        The files are read (and clear-text passwords hashed) in a thread:
-        never on the reactor thread, where it would stall every session.
-        """
-        d: Deferred[Any] = threads.deferToThreadPool(self.reactor, self.reactor.getThreadPool(), self._read_settings)
-        d.addCallbacks(self._apply_settings, self._reload_refused)
-        return d
+        """Re-read the config and users files (in a thread); keep the old
+        settings on error (SIGHUP calls this)."""
+        return self.reloader.reload()
 
     def _read_settings(self) -> tuple[ServerSettings, Users | None]:
         settings = load_server_config(self.config_path) if self.config_path else self.settings
         users = load_users(settings.users_file) if settings.users_file else None
         return settings, users
-
-    def _reload_refused(self, failure: Failure) -> None:
-        if failure.check(ConfigError, UsersFileError):
-            log.error("reload refused, keeping the current settings: {error}", error=failure.getErrorMessage())
-        else:
-            log.failure("reload failed, keeping the current settings", failure)
 
     def _apply_settings(self, loaded: tuple[ServerSettings, Users | None]) -> None:
         settings, users = loaded
@@ -269,8 +257,7 @@ class SmscService(service.MultiService):
     @inlineCallbacks
     def stopService(self) -> Any:
         self.ready = False
-        if self._previous_sighup is not None:
-            signal.signal(signal.SIGHUP, self._previous_sighup)
+        self.reloader.uninstall()
         ports, self.ports = self.ports, []
         yield DeferredList([maybe_deferred(p.stopListening) for p in ports])
         yield self.smsc.stop()
