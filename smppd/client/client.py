@@ -230,6 +230,24 @@ class SmppClient(service.MultiService):
             bind.service.setServiceParent(self)
         super().startService()
 
+    def reconfigure(self, config: ClientConfig) -> None:
+        """Use ``config`` from now on for what is read per request: ``rate``,
+        ``max_queue``, ``concatenation``, ``languages``, the throttle pauses.
+
+        The rest is read as binds are made (credentials, ``session``,
+        ``bind_timeout``) or only at start (``endpoints``, ``binds``,
+        ``bind_type``, ``reconnect``, ``receipt_timeout``,
+        ``reassembly_timeout``): change those with a restart, and give them
+        here as they were (``twistd smpp-client``'s SIGHUP does).
+        """
+        self.config = config
+        if config.rate is not None:
+            burst = max(1, int(config.rate))
+            while len(self._sent_at) > burst:  # _take_token judges by the last `burst` sends
+                self._sent_at.popleft()
+        if self._queue and not self._stopping:
+            self._schedule_pump(0)  # a waiting request may go sooner under the new limit
+
     def _preparer(self, bind: _Bind) -> Callable[[Any], Deferred[Pdu]]:
         return lambda proto: self._bind(bind, proto)
 

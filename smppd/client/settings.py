@@ -15,7 +15,9 @@ least 1``). ``etc/client.json`` shows every key; the SMPP ones are flat::
 ``endpoints`` (Twisted client endpoint strings, tried in order on failure)
 are two ways of saying where the SMSC is; give one of them.
 ``max_reconnect_attempts`` is accepted as an alias of
-``reconnect.max_attempts``.
+``reconnect.max_attempts``. ``outbind_listen`` (a Twisted server endpoint
+string, default null) is where the process listens for SMSCs that connect
+and send outbind.
 """
 
 from __future__ import annotations
@@ -89,6 +91,7 @@ class ClientSettings:
     http: HttpSettings = HttpSettings()
     webhook: WebhookSettings = WebhookSettings()
     log: LogSettings | None = None  # None: twistd's logging (--logfile, --syslog)
+    outbind_listen: str | None = None  # server endpoint for SMSCs sending outbind; None: none
     source: str = "(config)"
 
 
@@ -187,16 +190,21 @@ def _reconnect(r: _Reader) -> ReconnectPolicy:
     return policy
 
 
+def _listen(r: _Reader, name: str, default: str | None, null_means: str) -> str | None:
+    """A server endpoint string, or null (``null_means`` says what that is)."""
+    listen = r.get(name) if r.has(name) else default
+    if listen is not None:
+        if not isinstance(listen, str) or not listen:
+            r.fail(name, f"must be an endpoint string (or null: {null_means})")
+        _check_endpoint(r, r.key(name), listen, server=True)
+    return listen
+
+
 def _http(r: _Reader) -> HttpSettings:
     d = HttpSettings()
     h = r.section("http")
-    listen = h.get("listen") if h.has("listen") else d.listen
-    if listen is not None:
-        if not isinstance(listen, str) or not listen:
-            h.fail("listen", "must be an endpoint string (or null: no HTTP API)")
-        _check_endpoint(h, h.key("listen"), listen, server=True)
     settings = HttpSettings(
-        listen=listen,
+        listen=_listen(h, "listen", d.listen, "no HTTP API"),
         max_body=h.number("max_body", d.max_body, minimum=256, integer=True),
         request_timeout=_positive(h, "request_timeout", d.request_timeout),
         max_tracked=h.number("max_tracked", d.max_tracked, minimum=1, integer=True),
@@ -267,11 +275,14 @@ def parse_client_config(data: Mapping[str, Any], source: str = "(config)") -> Cl
         concatenation=r.string("concatenation", d.concatenation, choices=METHODS),
         languages=_languages(r),
     )
+    outbind_listen = _listen(r, "outbind_listen", None, "no outbind")
     http = _http(r)
     webhook = _webhook(r)
     log = parse_log_settings(r.section("log")) if r.has("log") else None
     r.done()
-    return ClientSettings(client=config, http=http, webhook=webhook, log=log, source=source)
+    return ClientSettings(
+        client=config, http=http, webhook=webhook, log=log, outbind_listen=outbind_listen, source=source
+    )
 
 
 def load_client_config(path: str) -> ClientSettings:

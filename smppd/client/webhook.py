@@ -68,6 +68,20 @@ class WebhookForwarder(JsonWebhook):
     def __init__(self, settings: WebhookSettings, reactor: Any = None, *, http_client: Any = None) -> None:
         super().__init__(settings, reactor, http_client=http_client)
 
+    def reconfigure(self, settings: WebhookSettings) -> None:
+        """Use ``settings`` from now on (SIGHUP): the URL, time-out, back-off,
+        queue size, concurrency and ``mo_ack`` apply to the next attempt;
+        ``retries`` to documents queued from now on. ``settings.url`` must be
+        set (turning the webhook on or off needs a restart)."""
+        if settings.url is None:
+            raise ValueError("the webhook has no url")
+        self.settings = settings
+        self.url = settings.url
+        if self._pool is not None:
+            self._pool.maxPersistentPerHost = settings.concurrency
+        if self.running:
+            self._pump()  # more concurrency may start waiting documents now
+
     # -- inputs ------------------------------------------------------------------------
 
     def observe(self, event: Any) -> None:

@@ -223,3 +223,66 @@ def test_twistd_smpp_client_bad_config_is_one_line_exit_2(tmp_path):
     out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 2
     assert out == f"smpp-client: {config}: webhook.mo_ack: must be one of queued, delivered\n"
+
+
+def read_until(proc: subprocess.Popen[str], lines: list[str], pattern: str, seconds: float = 20) -> re.Match[str]:
+    """Read the process's output until a line matches ``pattern``."""
+    assert proc.stdout is not None
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        m = re.search(pattern, line)
+        if m:
+            return m
+    raise AssertionError(f"no line matching {pattern!r} in:\n{''.join(lines)}")
+
+
+def test_twistd_smpp_client_listens_for_outbind_and_reloads_on_sighup(smsc_port, tmp_path):
+    config = tmp_path / "client.json"
+    base = {
+        "port": smsc_port,
+        "system_id": "test",
+        "password": "test",
+        "http": {"listen": "tcp:0:interface=127.0.0.1"},
+        "outbind_listen": "tcp:0:interface=127.0.0.1",
+        "webhook": {"url": "http://127.0.0.1:9/unused"},
+    }
+    config.write_text(json.dumps(base))
+    proc = twistd("smpp-client", "--config", str(config))
+    lines: list[str] = []
+    try:
+        outbind_port = int(read_until(proc, lines, r"listening for outbind on 127\.0\.0\.1:(\d+)").group(1))
+        http_port = int(read_until(proc, lines, r"HTTP API listening on 127\.0\.0\.1:(\d+)").group(1))
+        read_until(proc, lines, "bound as transceiver test")
+        with socket.create_connection(("127.0.0.1", outbind_port), timeout=10):
+            pass  # it accepts connections
+
+        config.write_text(json.dumps({**base, "rate": 20, "webhook": {"url": "http://127.0.0.1:9/other", "retries": 1}}))
+        proc.send_signal(signal.SIGHUP)
+        read_until(proc, lines, rf"configuration reloaded from {re.escape(str(config))}")
+        config.write_text('{"system_id": ')
+        proc.send_signal(signal.SIGHUP)
+        refused = read_until(proc, lines, r"reload refused, keeping the current settings: (.*)")
+        assert refused.group(1).startswith(f"{config}: invalid JSON")
+
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{http_port}/messages",
+            data=json.dumps({"to": "447700900123", "text": "after two SIGHUPs"}).encode(),
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 202  # the bind made before the reloads is still up
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=10)
+    lines.append(out)
+    log = "".join(lines)
+    assert proc.returncode in (0, -signal.SIGTERM), log
+    assert "smpp-client stopped" in log and "Traceback" not in log
+    assert log.count("bound as transceiver test") == 1, log  # no bind was dropped

@@ -41,7 +41,9 @@ def test_example_config_has_every_key_and_loads():
         "host", "port", "tls", "system_id", "password", "system_type", "bind_type", "binds",
         "bind_timeout", "response_timeout", "enquire_link_interval", "unbind_timeout", "window",
         "rate", "reconnect", "concatenation", "languages", "receipt_timeout", "http", "webhook",
+        "outbind_listen",
     }
+    assert example["outbind_listen"] is None and settings.outbind_listen is None
     assert set(example["webhook"]) >= {"url", "timeout", "retries", "queue_size", "mo_ack"}
 
 
@@ -50,7 +52,18 @@ def test_minimal_config_is_the_defaults():
     assert settings.client.endpoints == ("tcp:host=127.0.0.1:port=2775",)
     assert settings.http.listen == "tcp:9091:interface=127.0.0.1"
     assert settings.webhook.url is None
+    assert settings.outbind_listen is None
     assert isinstance(settings, ClientSettings)
+
+
+def test_outbind_listen_is_a_server_endpoint_or_null():
+    on = parse_client_config({"system_id": "a", "outbind_listen": "tcp:2776:interface=127.0.0.1"})
+    assert on.outbind_listen == "tcp:2776:interface=127.0.0.1"
+    off = parse_client_config({"system_id": "a", "outbind_listen": None})
+    assert off.outbind_listen is None
+    process = ClientProcess(on)  # built, not started: nothing listens yet
+    assert process.outbind is not None and process.outbind.port is None
+    assert ClientProcess(off).outbind is None
 
 
 def test_tls_endpoints_languages_and_alias():
@@ -117,6 +130,10 @@ def test_tls_endpoints_languages_and_alias():
         ({"system_id": "a", "http": {"listen": 9091}}, "http.listen", "endpoint string"),
         ({"system_id": "a", "http": {"max_body": 10}}, "http.max_body", "at least 256"),
         ({"system_id": "a", "http": []}, "http", "must be an object"),
+        ({"system_id": "a", "outbind_listen": "nope:2776"}, "outbind_listen", "not a valid endpoint"),
+        ({"system_id": "a", "outbind_listen": "tcp:port=x"}, "outbind_listen", "not a valid endpoint"),
+        ({"system_id": "a", "outbind_listen": 2776}, "outbind_listen", "endpoint string (or null: no outbind)"),
+        ({"system_id": "a", "outbind_listen": ""}, "outbind_listen", "endpoint string"),
         ({"system_id": "a", "webhook": {"url": "ftp://x"}}, "webhook.url", "http:// or https://"),
         ({"system_id": "a", "webhook": {"url": "http://x", "retries": -1}}, "webhook.retries", "at least 0"),
         ({"system_id": "a", "webhook": {"queue_size": 0}}, "webhook.queue_size", "at least 1"),
@@ -162,6 +179,16 @@ def test_twistd_options_bad_config_is_one_line_and_exit_2(tmp_path, capsys):
         Options().parseOptions(["--config", path])
     assert e.value.code == 2
     assert capsys.readouterr().err == f"smpp-client: {path}: window: must be at least 1\n"
+
+
+def test_twistd_options_bad_outbind_listen_is_one_line_and_exit_2(tmp_path, capsys):
+    path = write(tmp_path, {"system_id": "shop", "outbind_listen": "tcp:nine"})
+    with pytest.raises(SystemExit) as e:
+        Options().parseOptions(["--config", path])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"smpp-client: {path}: outbind_listen: 'tcp:nine' is not a valid endpoint: ")
+    assert err.count("\n") == 1
 
 
 def test_twistd_options_need_a_config(capsys):
