@@ -10,6 +10,7 @@ what is still queued is kept. Nothing here blocks: the queue is bounded
 
 from __future__ import annotations
 
+import hmac
 import random
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
@@ -255,11 +256,26 @@ class SmppClient(service.MultiService):
         """A factory to listen with for SMSCs that connect to us and send
         outbind: each such connection is answered with bind_receiver (this
         client's credentials), and what it delivers is handled like any
-        deliver_sm of the client's own binds (receipts, incoming messages)."""
+        deliver_sm of the client's own binds (receipts, incoming messages).
+
+        The outbind's system_id and password are checked against
+        ``config.outbind_system_id`` / ``outbind_password`` when those are set;
+        an outbind that does not match is not answered (the connection is
+        closed), so the client's password goes only to the SMSC it expects.
+        Without them anyone who can reach the port gets it: listen only where
+        the SMSC alone can connect. A connection that has not bound within
+        ``bind_timeout`` is closed."""
         return Factory.forProtocol(self._make_outbound_protocol)
 
     def _make_outbound_protocol(self) -> EsmeProtocol:
-        proto = self._make_protocol()
+        proto = EsmeProtocol(
+            self.reactor,
+            attrs.evolve(self.config.session, session_init_timeout=self.config.bind_timeout),
+            self.events,
+            on_deliver=self._on_deliver,
+            on_receipt=self._on_receipt,
+        )
+        proto.pdus = self.stats.pdus
         proto.on_outbind = self._on_outbind
         return proto
 
@@ -268,6 +284,18 @@ class SmppClient(service.MultiService):
             proto.close()
             return
         c = self.config
+        expected_id, expected_password = c.outbind_system_id, c.outbind_password
+        if (expected_id is not None and pdu.system_id != expected_id) or (
+            expected_password is not None
+            and not hmac.compare_digest(pdu.password.encode("latin-1"), expected_password.encode("latin-1"))
+        ):
+            log.warn(
+                "{peer}: outbind from {system_id} refused: not the expected SMSC credentials",
+                peer=proto.peer,
+                system_id=pdu.system_id,
+            )
+            proto.close()
+            return
         d = proto.bind(BindType.RECEIVER, c.system_id, c.password, c.system_type, c.addr_ton, c.addr_npi, c.address_range)
 
         def bound(_: object) -> None:

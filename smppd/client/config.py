@@ -50,3 +50,7 @@ class ClientConfig:
     concatenation: str = "udh8"  # udh8, udh16, sar or payload
     languages: tuple[int, ...] = ()  # national language tables allowed for GSM 7-bit
     reassembly_timeout: float = 300.0
+    # What an SMSC must send in outbind before this client binds to it as a
+    # receiver (and so hands it system_id and password); None: not checked.
+    outbind_system_id: str | None = None
+    outbind_password: str | None = attrs.field(default=None, repr=False)

@@ -276,6 +276,15 @@ def parse_client_config(data: Mapping[str, Any], source: str = "(config)") -> Cl
         languages=_languages(r),
     )
     outbind_listen = _listen(r, "outbind_listen", None, "no outbind")
+    outbind_system_id = _c_octets(r, "outbind_system_id", "", 15) or None
+    outbind_password = _c_octets(r, "outbind_password", "", 8) or None
+    if outbind_listen is not None and outbind_password is None:
+        r.fail(
+            "outbind_password",
+            "is required with outbind_listen: the password the SMSC sends in outbind"
+            " (without it anyone reaching the port would be sent this client's password)",
+        )
+    config = attrs.evolve(config, outbind_system_id=outbind_system_id, outbind_password=outbind_password)
     http = _http(r)
     webhook = _webhook(r)
     log = parse_log_settings(r.section("log")) if r.has("log") else None

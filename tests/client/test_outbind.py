@@ -56,3 +56,38 @@ def test_refused_bind_after_outbind_closes_the_connection():
     assert transport.disconnecting and proto not in client._outbound
     proto.connectionLost()
     client.tracker.stop()
+
+
+def test_an_outbind_with_other_credentials_gets_no_bind():
+    """With the expected SMSC credentials configured, an outbind that does not
+    carry them is not answered: the client's password is not handed out."""
+    clock = TestReactor()
+    config = ClientConfig(system_id="esme", password="pw", outbind_system_id="smsc", outbind_password="smscpw")
+    client = SmppClient(config, clock)
+    for system_id, password in (("smsc", "guess"), ("other", "smscpw")):
+        proto = client.outbind_factory().buildProtocol(None)
+        transport = connect(proto)
+        send(proto, Outbind(sequence_number=1, system_id=system_id, password=password))
+        assert transport.pdus() == [] and transport.disconnecting
+        proto.connectionLost()
+    proto = client.outbind_factory().buildProtocol(None)
+    transport = connect(proto)
+    send(proto, Outbind(sequence_number=1, system_id="smsc", password="smscpw"))
+    (bind,) = transport.pdus()
+    assert isinstance(bind, BindReceiver)
+    proto.connectionLost()
+    client.tracker.stop()
+
+
+def test_an_outbind_connection_that_stays_silent_is_closed():
+    clock = TestReactor()
+    client = SmppClient(ClientConfig(system_id="esme", password="pw", bind_timeout=5.0), clock)
+    proto = client.outbind_factory().buildProtocol(None)
+    transport = connect(proto)
+    clock.advance(4.9)
+    assert not transport.disconnecting
+    clock.advance(0.2)
+    assert transport.disconnecting and transport.pdus() == []
+    proto.connectionLost()
+    client.tracker.stop()
+    assert [c for c in clock.getDelayedCalls() if c.active()] == []

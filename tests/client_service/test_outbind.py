@@ -95,6 +95,8 @@ async def start_process(smsc_number: int, hook_port: int | None = None) -> Clien
         "bind_type": "transmitter",
         "http": {"listen": None},
         "outbind_listen": "tcp:0:interface=127.0.0.1",
+        "outbind_system_id": "smsc",
+        "outbind_password": "smscpw",
         "unbind_timeout": 2,
     }
     if hook_port is not None:
@@ -200,6 +202,7 @@ async def test_an_outbind_port_that_cannot_listen_fails_the_start():
         "password": "test",
         "http": {"listen": None},
         "outbind_listen": f"tcp:{taken.getHost().port}:interface=127.0.0.1",
+        "outbind_password": "smscpw",
     }
     process = ClientProcess(parse_client_config(config), reactor)
     try:

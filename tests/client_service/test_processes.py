@@ -248,6 +248,7 @@ def test_twistd_smpp_client_listens_for_outbind_and_reloads_on_sighup(smsc_port,
         "password": "test",
         "http": {"listen": "tcp:0:interface=127.0.0.1"},
         "outbind_listen": "tcp:0:interface=127.0.0.1",
+        "outbind_password": "smscpw",
         "webhook": {"url": "http://127.0.0.1:9/unused"},
     }
     config.write_text(json.dumps(base))

@@ -86,6 +86,7 @@ def test_reload_applies_what_it_can_and_names_what_needs_a_restart(tmp_path, log
         "window": 20,
         "reconnect": {"initial": 3},
         "outbind_listen": "tcp:2777:interface=127.0.0.1",
+        "outbind_password": "smscpw",
     }
     write(tmp_path / "client.json", changed)
     d = process.reload()
@@ -109,7 +110,7 @@ def test_reload_applies_what_it_can_and_names_what_needs_a_restart(tmp_path, log
     (warning,) = lines(logged, LogLevel.warn)
     assert warning == (
         f"changed in {path} but needing a restart, kept as they are: host/port/tls/endpoints, window,"
-        " reconnect.initial, outbind_listen, http.listen, log.format"
+        " reconnect.initial, outbind_password, outbind_listen, http.listen, log.format"
     )
     assert lines(logged, LogLevel.info) == [f"configuration reloaded from {path}"]
 

@@ -57,8 +57,11 @@ def test_minimal_config_is_the_defaults():
 
 
 def test_outbind_listen_is_a_server_endpoint_or_null():
-    on = parse_client_config({"system_id": "a", "outbind_listen": "tcp:2776:interface=127.0.0.1"})
+    on = parse_client_config(
+        {"system_id": "a", "outbind_listen": "tcp:2776:interface=127.0.0.1", "outbind_password": "smscpw"}
+    )
     assert on.outbind_listen == "tcp:2776:interface=127.0.0.1"
+    assert (on.client.outbind_system_id, on.client.outbind_password) == (None, "smscpw")
     off = parse_client_config({"system_id": "a", "outbind_listen": None})
     assert off.outbind_listen is None
     process = ClientProcess(on)  # built, not started: nothing listens yet
@@ -131,6 +134,8 @@ def test_tls_endpoints_languages_and_alias():
         ({"system_id": "a", "http": {"max_body": 10}}, "http.max_body", "at least 256"),
         ({"system_id": "a", "http": []}, "http", "must be an object"),
         ({"system_id": "a", "outbind_listen": "nope:2776"}, "outbind_listen", "not a valid endpoint"),
+        ({"system_id": "a", "outbind_listen": "tcp:2776"}, "outbind_password", "required with outbind_listen"),
+        ({"system_id": "a", "outbind_password": "123456789"}, "outbind_password", "at most 8 characters"),
         ({"system_id": "a", "outbind_listen": "tcp:port=x"}, "outbind_listen", "not a valid endpoint"),
         ({"system_id": "a", "outbind_listen": 2776}, "outbind_listen", "endpoint string (or null: no outbind)"),
         ({"system_id": "a", "outbind_listen": ""}, "outbind_listen", "endpoint string"),
