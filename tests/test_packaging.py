@@ -9,6 +9,7 @@ from an unrelated directory must list ``smpp-server``.
 from __future__ import annotations
 
 import os
+import shutil
 import site
 import subprocess
 import sys
@@ -19,13 +20,21 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+_NOT_SOURCE = (
+    ".git", ".tox", ".venv", "venv", "node_modules", "build", "dist", "*.egg-info", "__pycache__",
+    ".hypothesis", ".mypy_cache", ".ruff_cache", ".pytest_cache", "_build", "smppd-data",
+)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("wheel")
+    # Built from a copy: setuptools writes build/ and *.egg-info into the
+    # source tree, and pytest-xdist may run this fixture in two workers at once.
+    src = tmp / "src"
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(*_NOT_SOURCE))
     build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp / "dist"), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(tmp / "dist"), str(src)],
         capture_output=True,
         text=True,
         timeout=300,
