@@ -211,12 +211,16 @@ class BlockingClient:
 
             try:
                 blockingCallFromThread(reactor, lambda: _within(reactor, create(), bound, "bind"))
+            # (why() is read before stopping: stopping aborts a bind in flight,
+            # and "aborted locally" would hide the error that matters)
             except BlockingTimeout:
+                last = why()
                 self._stop_client(bound)
-                raise BlockingTimeout(f"no bind within {bound:.3g}s (last error: {why()})") from None
+                raise BlockingTimeout(f"no bind within {bound:.3g}s (last error: {last})") from None
             except ClientStopped as e:  # reconnect.max_attempts reached
+                last = why()
                 self._stop_client(bound)
-                raise ClientStopped(f"{e} (last error: {why()})") from None
+                raise ClientStopped(f"{e} (last error: {last})") from None
             except BaseException:
                 self._stop_client(bound)
                 raise
