@@ -23,7 +23,7 @@ class _Clock(Protocol):
 class MessageIdGenerator:
     """``next()`` returns ids as lowercase hex (default) or decimal strings."""
 
-    __slots__ = ("_clock", "_last", "format")
+    __slots__ = ("_at", "_clock", "_last", "format")
 
     def __init__(self, clock: _Clock, format: str = "hex") -> None:
         if format not in ("hex", "decimal"):
@@ -31,6 +31,7 @@ class MessageIdGenerator:
         self._clock = clock
         self.format = format
         self._last = 0
+        self._at = -1.0  # the time of the last next(), whose floor is at most _last
 
     def at_least(self, message_id: str) -> None:
         """Never issue an id at or below ``message_id`` (one this generator made)."""
@@ -49,12 +50,19 @@ class MessageIdGenerator:
         return value
 
     def next(self, now: float | None = None) -> str:
-        """The next id; ``now`` saves asking the clock when the caller just did."""
-        # next_value inlined: one call per submitted message
-        value = int((self._clock.seconds() if now is None else now) * 1000) << SEQUENCE_BITS
+        """The next id; ``now`` saves asking the clock when the caller just did
+        (the messages of one read share it: the same time as the previous
+        call means the previous id plus one)."""
         last = self._last
-        if value <= last:
+        if now is not None and now == self._at:
             value = last + 1
+        else:
+            if now is None:
+                now = self._clock.seconds()
+            self._at = now
+            value = int(now * 1000) << SEQUENCE_BITS
+            if value <= last:
+                value = last + 1
         self._last = value
         return hex(value)[2:] if self.format == "hex" else str(value)
 
