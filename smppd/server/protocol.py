@@ -84,11 +84,19 @@ _ENROUTE = MessageState.ENROUTE
 _SUBMIT_SM_RESP_OK = (int(C.submit_sm_resp), 0)
 
 
+_RESP_LAYOUTS: dict[int, struct.Struct] = {}
+
+
 def message_id_resp(command_id: int, sequence_number: int, message_id: str) -> bytes:
     """submit_sm_resp / data_sm_resp with a message_id, encoded directly: the
     one response on the hot path (equal to ``encode_pdu`` of the PDU)."""
-    # (ids are ASCII; encode() without arguments takes CPython's fast path)
-    return _HEADER.pack(17 + len(message_id), command_id, 0, sequence_number) + message_id.encode() + b"\x00"
+    # one Struct per id length (header, id and its NUL in one pack); ids are
+    # ASCII, and encode() without arguments takes CPython's fast path
+    n = len(message_id)
+    layout = _RESP_LAYOUTS.get(n)
+    if layout is None:
+        layout = _RESP_LAYOUTS[n] = struct.Struct(f">IIII{n + 1}s")
+    return layout.pack(17 + n, command_id, 0, sequence_number, message_id.encode())
 
 
 def error_resp(command_id: int, sequence_number: int, status: int) -> bytes:

@@ -180,3 +180,12 @@ def test_the_plain_case_takes_the_frame_handler(monkeypatch: pytest.MonkeyPatch)
         b"hello",
         1,
     )
+
+
+@given(st.integers(1, 0x7FFFFFFF), st.text(alphabet="0123456789abcdef-", max_size=64))
+def test_the_direct_response_encoder_is_the_codecs(seq: int, message_id: str) -> None:
+    from smppd.pdu import DataSmResp, SubmitSmResp
+    from smppd.server.protocol import message_id_resp
+
+    assert message_id_resp(0x80000004, seq, message_id) == encode_pdu(SubmitSmResp(sequence_number=seq, message_id=message_id))
+    assert message_id_resp(0x80000103, seq, message_id) == encode_pdu(DataSmResp(sequence_number=seq, message_id=message_id))
