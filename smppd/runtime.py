@@ -1,5 +1,6 @@
 """Process-level machinery shared by the twistd plugins: garbage-collector
-tuning and reloading the configuration on SIGHUP."""
+tuning, reloading the configuration on SIGHUP, and listening on an endpoint
+while a service runs."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import signal
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from twisted.internet import threads
+from twisted.application import service
+from twisted.internet import endpoints, threads
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -95,3 +97,46 @@ class SighupReload(Generic[T]):
             self.log.error("reload refused, keeping the current settings: {error}", error=failure.getErrorMessage())
         else:
             self.log.failure("reload failed, keeping the current settings", failure)
+
+
+class EndpointListener(service.Service):
+    """Listens on a server endpoint string with a factory while running.
+
+    ``start_listening`` (called by the owner, so that a port that cannot be
+    had fails its start) logs ``"{what} on HOST:PORT"`` through ``log``;
+    stopping the service stops listening.
+    """
+
+    def __init__(self, listen: str, factory: Any, reactor: Any, what: str, log: Logger | None = None) -> None:
+        self.listen = listen
+        self.factory = factory
+        self.reactor = reactor
+        self.what = what
+        self.log = log or Logger()
+        self.port: Any = None
+
+    def start_listening(self) -> Deferred[Any]:
+        """Listen; fires with the port (fails when the endpoint cannot listen)."""
+        d: Deferred[Any] = endpoints.serverFromString(self.reactor, self.listen).listen(self.factory)
+
+        def listening(port: Any) -> Any:
+            self.port = port
+            address = port.getHost()
+            self.log.info(
+                "{what} on {host}:{port}",
+                what=self.what,
+                host=getattr(address, "host", "?"),
+                port=getattr(address, "port", "?"),
+            )
+            return port
+
+        d.addCallback(listening)
+        return d
+
+    def stopService(self) -> Deferred[None] | None:
+        super().stopService()
+        port, self.port = self.port, None
+        if port is None:
+            return None
+        result: Deferred[None] | None = port.stopListening()
+        return result

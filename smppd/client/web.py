@@ -35,8 +35,6 @@ from urllib.parse import quote, unquote
 
 import attrs
 from prometheus_client import CollectorRegistry
-from twisted.application import service
-from twisted.internet import endpoints
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -48,6 +46,7 @@ from smppd.client.receipts import MessageOutcome
 from smppd.client.settings import HttpSettings
 from smppd.metrics import FunctionCollector
 from smppd.pdu import CommandStatus, status_name
+from smppd.runtime import EndpointListener
 from smppd.text.encoding import ENCODINGS
 from smppd.text.receipt import stat_for_state
 from smppd.text.split import METHODS
@@ -465,40 +464,14 @@ class _Once:
             self.on_timeout()
 
 
-class HttpApiService(service.Service):
+class HttpApiService(EndpointListener):
     """Listens on ``settings.listen`` with the API's site while running."""
 
     def __init__(self, api: MessageApi, listen: str, reactor: Any = None) -> None:
+        super().__init__(
+            listen, api.site, reactor if reactor is not None else api.reactor, "smpp-client HTTP API listening", log
+        )
         self.api = api
-        self.listen = listen
-        self.reactor = reactor if reactor is not None else api.reactor
-        self.port: Any = None
-
-    def start_listening(self) -> Deferred[Any]:
-        """Listen; fires with the port (fails when the endpoint cannot listen)."""
-        endpoint = endpoints.serverFromString(self.reactor, self.listen)
-        d: Deferred[Any] = endpoint.listen(self.api.site)
-
-        def listening(port: Any) -> Any:
-            self.port = port
-            address = port.getHost()
-            log.info(
-                "smpp-client HTTP API listening on {host}:{port}",
-                host=getattr(address, "host", "?"),
-                port=getattr(address, "port", "?"),
-            )
-            return port
-
-        d.addCallback(listening)
-        return d
-
-    def stopService(self) -> Deferred[None] | None:
-        super().stopService()
-        port, self.port = self.port, None
-        if port is None:
-            return None
-        result: Deferred[None] | None = port.stopListening()
-        return result
 
 
 def client_metrics(client: SmppClient) -> Any:

@@ -33,7 +33,6 @@ from typing import Any
 
 import attrs
 from twisted.application import service
-from twisted.internet import endpoints
 from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.logger import FilteringLogObserver, Logger, LogLevel, LogLevelFilterPredicate
 from twisted.python import usage
@@ -44,7 +43,7 @@ from smppd.client.web import HttpApiService, MessageApi
 from smppd.client.webhook import WebhookForwarder
 from smppd.events import EventBus
 from smppd.logs import attach_observer, make_observer
-from smppd.runtime import SighupReload, tune_gc
+from smppd.runtime import EndpointListener, SighupReload, tune_gc
 
 log = Logger()
 
@@ -80,40 +79,13 @@ RELOADED_CLIENT_KEYS = ("rate", "max_queue", "concatenation", "languages")
 _CLIENT_KEY_NAMES = {"endpoints": "host/port/tls/endpoints"}  # one ClientConfig field, several file keys
 
 
-class OutbindListener(service.Service):
-    """Listens on ``outbind_listen`` with the client's outbind factory while running."""
+class OutbindListener(EndpointListener):
+    """Listens on ``outbind_listen`` with the client's outbind factory while
+    running (receivers already bound are the client's to unbind)."""
 
     def __init__(self, client: SmppClient, listen: str, reactor: Any) -> None:
+        super().__init__(listen, client.outbind_factory(), reactor, "smpp-client listening for outbind", log)
         self.client = client
-        self.listen = listen
-        self.reactor = reactor
-        self.port: Any = None
-
-    def start_listening(self) -> Deferred[Any]:
-        """Listen; fires with the port (fails when the endpoint cannot listen)."""
-        d: Deferred[Any] = endpoints.serverFromString(self.reactor, self.listen).listen(self.client.outbind_factory())
-
-        def listening(port: Any) -> Any:
-            self.port = port
-            address = port.getHost()
-            log.info(
-                "smpp-client listening for outbind on {host}:{port}",
-                host=getattr(address, "host", "?"),
-                port=getattr(address, "port", "?"),
-            )
-            return port
-
-        d.addCallback(listening)
-        return d
-
-    def stopService(self) -> Deferred[None] | None:
-        """Stop listening (receivers already bound are the client's to unbind)."""
-        super().stopService()
-        port, self.port = self.port, None
-        if port is None:
-            return None
-        result: Deferred[None] | None = port.stopListening()
-        return result
 
 
 class ClientProcess(service.MultiService):
