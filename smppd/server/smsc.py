@@ -502,15 +502,7 @@ class Smsc:
                 self._publish_final(publish, final, final.registered_delivery & 0x03 != 0 and needs_receipt(final))
         self.counters["delivered"] += delivered
         self.counters["failed"] += len(entries) - delivered
-        batch = getattr(self.store, "finish_messages", None) or getattr(self.store, "update_messages", None)
-        if batch is not None:
-            d = batch(updates)
-        elif len(updates) == 1:
-            d = self.store.update_message(*updates[0])
-        else:
-            d = DeferredList(
-                [self.store.update_message(f, its) for f, its in updates], fireOnOneErrback=True, consumeErrors=True
-            )
+        d = self.store.finish_messages(updates)
         if not d.called:
             self._pending_writes.add(d)
             d.addBoth(self._write_done, d)
@@ -587,9 +579,7 @@ class Smsc:
 
     def outbox_delivered(self, item: OutboxItem) -> None:
         """deliver_sm_resp ESME_ROK for ``item``."""
-        self._removals.append(item.item_id)
-        if self._removal_call is None:
-            self._removal_call = self.clock.callLater(0, self._flush_removals)
+        self._remove_item(item.item_id)
         if item.kind == OutboxItem.MESSAGE:
             m = self.unfinished.get(item.message_id)
             if m is not None:
@@ -602,7 +592,7 @@ class Smsc:
                 self.stats.receipt_latency.observe(max(0.0, self.clock.seconds() - issued))
 
     def outbox_rejected(self, item: OutboxItem, status: int) -> None:
-        self._remove_items([item.item_id])
+        self._remove_item(item.item_id)
         if item.kind == OutboxItem.MESSAGE:
             m = self.unfinished.get(item.message_id)
             if m is not None:
@@ -616,7 +606,7 @@ class Smsc:
             )
 
     def outbox_expired(self, item: OutboxItem) -> None:
-        self._remove_items([item.item_id])
+        self._remove_item(item.item_id)
         if item.kind == OutboxItem.MESSAGE:
             m = self.unfinished.get(item.message_id)
             if m is not None:
@@ -631,9 +621,9 @@ class Smsc:
     def outbox_retry(self, item: OutboxItem) -> None:
         self.store.outbox_update([item]).addErrback(self._store_failed, "outbox_update")
 
-    def _remove_items(self, ids: list[str]) -> None:
-        """Remove delivered/expired items: one store call per reactor turn."""
-        self._removals.extend(ids)
+    def _remove_item(self, item_id: str) -> None:
+        """Remove a delivered/expired item: one store call per reactor turn."""
+        self._removals.append(item_id)
         if self._removal_call is None:
             self._removal_call = self.clock.callLater(0, self._flush_removals)
 
