@@ -413,6 +413,22 @@ class SmppProtocol(Protocol):
             d.errback(SmppError(S.ESME_RSYSERR, pdu))
         else:
             d.callback(pdu)
+        self.refill_window()
+
+    def take_answered(self, status: int, seq: int, response_id: int) -> Waiter | None:
+        """For frame handlers of responses: when this is the plain answer to
+        request ``seq`` (ESME_ROK, the response of that request's command),
+        take the request out of the window and return its waiter; the caller
+        fires it, then calls :meth:`refill_window`. None (nothing taken):
+        anything else, which the general path answers (:meth:`dispatch_frame`)."""
+        pending = self._outstanding.get(seq)
+        if status or pending is None or pending[2] | 0x80000000 != response_id:
+            return None
+        del self._outstanding[seq]
+        return pending[0]
+
+    def refill_window(self) -> None:
+        """Send what waits for a window slot, now that a response freed one."""
         if self._waiting:
             self._pump()
 
@@ -494,6 +510,15 @@ class SmppProtocol(Protocol):
         d: Deferred[Pdu] = Deferred()
         self.send_request_to(command_id, wire, d)
         return d
+
+    def send_if_room(self, command_id: int, wire: bytes, waiter: Waiter) -> bool:
+        """:meth:`send_request_to` when the request goes out at once (room in
+        the window, nothing waiting before it, not closing): sent, True.
+        Otherwise nothing is done and False: the caller decides."""
+        if self._closing or self._waiting or len(self._outstanding) >= self.config.window:
+            return False
+        self._send_now(command_id, wire, waiter)
+        return True
 
     def send_request_to(self, command_id: int, wire: bytes, waiter: Waiter) -> None:
         """Send an encoded request; its response (or failure) goes to

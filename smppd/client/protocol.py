@@ -33,7 +33,7 @@ from smppd.pdu import (
     Pdu,
     SubmitSmResp,
 )
-from smppd.protocol import FrameHandler, SessionConfig, SmppProtocol, Waiter
+from smppd.protocol import FrameHandler, SessionConfig, SmppProtocol
 from smppd.session import BindType, Role
 
 log = Logger()
@@ -110,32 +110,20 @@ class EsmeProtocol(SmppProtocol):
             C.deliver_sm: self._on_deliver_sm_frame,
         }
 
-    def send_if_room(self, command_id: int, wire: bytes, waiter: Waiter) -> bool:
-        """:meth:`send_request_to` when the request goes out at once (room in
-        the window, nothing waiting before it, not closing): sent, True.
-        Otherwise nothing is done and False: the caller decides."""
-        if self._closing or self._waiting or len(self._outstanding) >= self.config.window:
-            return False
-        self._send_now(command_id, wire, waiter)
-        return True
-
     def _on_submit_sm_resp_frame(self, frame: bytes, status: int, seq: int) -> None:
         # SmppProtocol._on_response for the plain case: a pending submit_sm, ESME_ROK,
         # no TLVs. A missing request, another request's response or an error
         # status go the general way (its log line, its SmppError with the PDU).
-        pending = self._outstanding.get(seq)
-        message_id = None if status or pending is None or pending[2] != C.submit_sm else read_submit_sm_resp(frame)
-        if message_id is None or pending is None:
+        message_id = None if status else read_submit_sm_resp(frame)
+        waiter = None if message_id is None else self.take_answered(status, seq, C.submit_sm_resp)
+        if waiter is None or message_id is None:
             self.dispatch_frame(frame)
             return
-        del self._outstanding[seq]
-        waiter = pending[0]
         if isinstance(waiter, SubmitWaiter):
             waiter.accepted(message_id, seq)
         else:
             waiter.callback(SubmitSmResp(sequence_number=seq, message_id=message_id))
-        if self._waiting:
-            self._pump()
+        self.refill_window()
 
     def _on_deliver_sm_frame(self, frame: bytes, status: int, seq: int) -> None:
         handler = self.on_receipt

@@ -613,14 +613,12 @@ class SmscProtocol(SmppProtocol):
         """deliver_sm_resp ESME_ROK to a deliver_sm, without decoding it (its
         message_id is unused: always NULL in v3.4). Anything else takes the
         general path."""
-        pending = self._outstanding.get(seq)
-        if status or pending is None or pending[2] != C.deliver_sm:
+        waiter = self.take_answered(status, seq, C.deliver_sm_resp)
+        if waiter is None:
             self.dispatch_frame(frame)
             return
-        del self._outstanding[seq]
-        pending[0].callback(None)
-        if self._waiting:
-            self._pump()
+        waiter.callback(None)
+        self.refill_window()
         self._answered_requests = True
 
 
