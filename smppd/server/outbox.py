@@ -25,6 +25,7 @@ from twisted.python.failure import Failure
 from smppd.model import OutboxItem
 from smppd.pdu import CommandStatus, DataSm, DeliverSm, decode_pdu, encode_pdu
 from smppd.protocol import ConnectionClosed, SmppError
+from smppd.server.receipts import carried_fields
 
 if TYPE_CHECKING:
     from smppd.server.protocol import SmscProtocol
@@ -68,20 +69,13 @@ def for_smpp33(wire: bytes) -> bytes:
         payload = pdu.tlvs.raw(0x0424) or b""
         if len(payload) > 254:
             log.warn("data_sm payload of {n} octets cut to 254 for an SMPP 3.3 peer", n=len(payload))
-        pdu = DeliverSm(
-            service_type=pdu.service_type,
-            source_addr_ton=pdu.source_addr_ton,
-            source_addr_npi=pdu.source_addr_npi,
-            source_addr=pdu.source_addr,
-            dest_addr_ton=pdu.dest_addr_ton,
-            dest_addr_npi=pdu.dest_addr_npi,
-            destination_addr=pdu.destination_addr,
+        deliver = DeliverSm(
             esm_class=pdu.esm_class,
             registered_delivery=pdu.registered_delivery,
-            data_coding=pdu.data_coding,
             short_message=payload[:254],
+            **carried_fields(pdu),  # type: ignore[arg-type]
         )
-        return encode_pdu(pdu)
+        return encode_pdu(deliver)
     return encode_pdu(attrs.evolve(pdu, tlvs=()))
 
 

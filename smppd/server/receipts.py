@@ -54,45 +54,44 @@ def needs_receipt(message: Message) -> bool:
     return False
 
 
+# The fields a delivered message keeps from its submission, whatever the PDU
+# (deliver_sm or data_sm; the Message, or a data_sm turned into deliver_sm).
+_CARRIED = (
+    "service_type",
+    "source_addr_ton",
+    "source_addr_npi",
+    "source_addr",
+    "dest_addr_ton",
+    "dest_addr_npi",
+    "destination_addr",
+    "data_coding",
+)
+
+
+def carried_fields(record: object) -> dict[str, object]:
+    """The addressing fields and data_coding of a Message or a PDU, by name."""
+    return {name: getattr(record, name) for name in _CARRIED}
+
+
 def delivery_pdu(message: Message, *, as_data_sm: bool = False) -> bytes:
     """``message`` as the encoded deliver_sm (or data_sm) for the ESME it is routed to."""
     tlvs = Tlvs(decode_tlvs(message.tlvs, 0, len(message.tlvs), 0, 0)) if message.tlvs else Tlvs()
+    fields = carried_fields(message)
     if as_data_sm:
         payload = message.short_message
         if payload and tlvs.raw(0x0424) is None:
             tlvs = tlvs.replace(message_payload=payload)
-        return encode_pdu(
-            DataSm(
-                service_type=message.service_type,
-                source_addr_ton=message.source_addr_ton,
-                source_addr_npi=message.source_addr_npi,
-                source_addr=message.source_addr,
-                dest_addr_ton=message.dest_addr_ton,
-                dest_addr_npi=message.dest_addr_npi,
-                destination_addr=message.destination_addr,
-                esm_class=message.esm_class & 0xC0,
-                data_coding=message.data_coding,
-                tlvs=tlvs,
-            )
-        )
+        return encode_pdu(DataSm(esm_class=message.esm_class & 0xC0, tlvs=tlvs, **fields))  # type: ignore[arg-type]
     return encode_pdu(
         DeliverSm(
-            service_type=message.service_type,
-            source_addr_ton=message.source_addr_ton,
-            source_addr_npi=message.source_addr_npi,
-            source_addr=message.source_addr,
-            dest_addr_ton=message.dest_addr_ton,
-            dest_addr_npi=message.dest_addr_npi,
-            destination_addr=message.destination_addr,
             esm_class=message.esm_class & 0xC0,
             protocol_id=message.protocol_id,
             priority_flag=message.priority_flag,
-            data_coding=message.data_coding,
             short_message=message.short_message,
             tlvs=tlvs,
+            **fields,  # type: ignore[arg-type]
         )
     )
-
 
 _HEADER = struct.Struct(">IIII")
 _PRINTABLE = bytes(c if 32 <= c < 127 else 0x3F for c in range(256))
