@@ -709,3 +709,14 @@ def test_an_smpp_3_3_peer_gets_a_routed_data_sm_as_deliver_sm(h):
     assert isinstance(mo, DeliverSm) and mo.short_message == b"hello" and not mo.tlvs
     send(bob, DeliverSmResp(sequence_number=mo.sequence_number))
     assert bob.outstanding == 0
+
+
+def test_an_smpp_3_3_peer_gets_a_long_data_sm_payload_cut_to_254_octets(h):
+    alice, a_t = h.bind("alice")
+    bob, b_t = h.bind("bob", kind="rx", address_range="^999", interface_version=0x33)
+    payload = bytes(range(256)) + b"tail"
+    h.request(alice, a_t, DataSm(sequence_number=3, source_addr="Shop", destination_addr="999123", tlvs={"message_payload": payload}))
+    h.clock.advance(0)
+    (mo,) = b_t.pdus()
+    assert isinstance(mo, DeliverSm) and mo.short_message == payload[:254] and not mo.tlvs
+    assert (mo.source_addr, mo.destination_addr) == ("Shop", "999123")
