@@ -34,7 +34,7 @@ from smppd.metrics import ServiceStats
 from smppd.pdu import CommandId, CommandStatus, Pdu, SubmitSm, SubmitSmResp, encode_pdu
 from smppd.pdu.tlv import EMPTY as EMPTY_TLVS
 from smppd.pdu.tlv import Tlvs
-from smppd.protocol import SmppError
+from smppd.protocol import SessionConfig, SmppError
 from smppd.session import BindType
 from smppd.text.encoding import GSM7, TextEncoding, choose_encoding
 from smppd.text.reassembly import Completed, Reassembler, fragment_from_pdu_fields
@@ -268,14 +268,8 @@ class SmppClient(service.MultiService):
         return Factory.forProtocol(self._make_outbound_protocol)
 
     def _make_outbound_protocol(self) -> EsmeProtocol:
-        proto = EsmeProtocol(
-            self.reactor,
-            attrs.evolve(self.config.session, session_init_timeout=self.config.bind_timeout),
-            self.events,
-            on_deliver=self._on_deliver,
-            on_receipt=self._on_receipt,
-        )
-        proto.pdus = self.stats.pdus
+        # the SMSC connected to us: it must outbind and be bound within bind_timeout
+        proto = self._make_protocol(attrs.evolve(self.config.session, session_init_timeout=self.config.bind_timeout))
         proto.on_outbind = self._on_outbind
         return proto
 
@@ -308,9 +302,13 @@ class SmppClient(service.MultiService):
 
         d.addCallbacks(bound, refused)
 
-    def _make_protocol(self) -> EsmeProtocol:
+    def _make_protocol(self, session: SessionConfig | None = None) -> EsmeProtocol:
         proto = EsmeProtocol(
-            self.reactor, self.config.session, self.events, on_deliver=self._on_deliver, on_receipt=self._on_receipt
+            self.reactor,
+            session or self.config.session,
+            self.events,
+            on_deliver=self._on_deliver,
+            on_receipt=self._on_receipt,
         )
         proto.pdus = self.stats.pdus
         return proto
@@ -595,8 +593,8 @@ class SmppClient(service.MultiService):
         return bind if bind is not None and bind.protocol is entry.proto else None
 
     def _answered(self, entry: _Entry, response: Pdu | None, message_id: str = "") -> None:
-        bind = entry.bind
-        if bind is not None and bind.protocol is entry.proto:
+        bind = self._bind_of(entry)
+        if bind is not None:
             bind.throttle = 0.0
         if not entry.message:
             entry.d.callback(response)
