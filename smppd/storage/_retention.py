@@ -4,7 +4,8 @@ Every store owns a :class:`Pruner`. Once the store is open, the pruner asks
 it, on the store's clock, to drop one bounded batch of final messages whose
 ``final_at`` is older than ``now - retention``: as the open completes (before
 anyone waiting for the open hears of it), then every ``interval`` seconds, or
-on the next reactor turn while batches come back full. The store does the dropping its own way (the memory state pops the
+on the next reactor turn while batches come back full (a
+``LoopingCall``). The store does the dropping its own way (the memory state pops the
 oldest final messages; SQLite runs one ``DELETE ... LIMIT n`` on its writer
 thread, through the index on ``final_at``), so a round with nothing to drop
 costs a look at the oldest final message. Unfinished messages and outbox
@@ -18,8 +19,8 @@ from collections.abc import Callable, Generator
 from typing import Any
 
 from twisted.internet.defer import Deferred, inlineCallbacks, succeed
+from twisted.internet.task import LoopingCall, deferLater
 from twisted.logger import Logger
-from twisted.python.failure import Failure
 
 log = Logger()
 
@@ -65,8 +66,7 @@ class Pruner:
         self._prune = prune
         self._batch = batch
         self._interval = interval
-        self._call: Any = None
-        self._running = False
+        self._loop: LoopingCall | None = None
         self._stopped = False
         #: final messages dropped since the store was made
         self.pruned = 0
@@ -86,16 +86,17 @@ class Pruner:
 
     def start(self) -> None:
         """Run a first round now, then one every interval."""
-        if self.retention is None or self._stopped or self._running or self._call is not None:
+        if self.retention is None or self._stopped or self._loop is not None:
             return
-        self._round()
+        loop = self._loop = LoopingCall(self._round)
+        loop.clock = self._time()
+        loop.start(self._interval, now=True)
 
     def stop(self) -> None:
-        """No more rounds (a round already running finishes)."""
+        """No more rounds (a round already running finishes its batch)."""
         self._stopped = True
-        if self._call is not None and self._call.active():
-            self._call.cancel()
-        self._call = None
+        if self._loop is not None and self._loop.running:
+            self._loop.stop()
 
     def _one_batch(self) -> Deferred[int]:
         before = self.cutoff()
@@ -107,25 +108,19 @@ class Pruner:
         self.pruned += n
         return n
 
-    def _round(self) -> None:
-        self._call = None
-        self._running = True
-        self._one_batch().addCallbacks(self._again, self._failed)
-
-    def _again(self, n: int) -> None:
-        self._running = False
-        if self._stopped:
-            return
-        # a full batch: more are due, go on after the reactor had its turn
-        delay = 0 if n >= self._batch else self._interval
-        self._call = self._time().callLater(delay, self._round)
-
-    def _failed(self, failure: Failure) -> None:
-        self._running = False
-        if self._stopped:
-            return  # the store closed under the round: nothing to report
-        log.error("{name}: pruning old final messages failed: {error}", name=self.name, error=failure.value)
-        self._call = self._time().callLater(self._interval, self._round)
+    @inlineCallbacks
+    def _round(self) -> Generator[Deferred[Any], Any, None]:
+        """Batches until one comes back short, the reactor having its turn
+        between two; a failure is logged and the next round tries again."""
+        try:
+            while not self._stopped:
+                n = yield self._one_batch()
+                if n < self._batch:
+                    return
+                yield deferLater(self._time(), 0, lambda: None)
+        except Exception as e:
+            if not self._stopped:  # (the store closed under the round: nothing to report)
+                log.error("{name}: pruning old final messages failed: {error}", name=self.name, error=e)
 
     @inlineCallbacks
     def prune(self) -> Generator[Deferred[int], int, int]:
