@@ -124,6 +124,9 @@ class EventBus:
         self.clock = clock
         self.queue_size = queue_size
         self._queues: list[_ObserverQueue] = []
+        #: Whether any observer is registered (read per message on hot paths:
+        #: a plain attribute, not ``__bool__``).
+        self.observed = False
         self._scheduled: Any = None
         for observer in observers:
             self.add_observer(observer)
@@ -132,9 +135,11 @@ class EventBus:
         if not IEventObserver.providedBy(observer):
             raise TypeError(f"{observer!r} does not provide IEventObserver")
         self._queues.append(_ObserverQueue(observer, deque()))
+        self.observed = True
 
     def remove_observer(self, observer: Any) -> None:
         self._queues = [q for q in self._queues if q.observer is not observer]
+        self.observed = bool(self._queues)
 
     @property
     def dropped(self) -> int:

@@ -54,6 +54,8 @@ from smppd.session import Role, Session, SessionError, State
 
 log = Logger()
 _I4 = struct.Struct(">I")
+_STATUS_OK = bytes(4)  # command_status ESME_ROK, as written
+_CLOSED = State.CLOSED  # (a module global: reading an Enum member off its class costs more)
 _unpack_header = struct.Struct(">IIII").unpack_from
 _session_ids = itertools.count(1)
 _CONNECTION_DONE = Failure(tx_error.ConnectionDone())
@@ -444,16 +446,28 @@ class SmppProtocol(Protocol):
             self._out.append(data)
             if self.pdus is not None:
                 self._uncounted.append(data)
-        elif self.transport is not None and self.session.state is not State.CLOSED:
+        elif self.transport is not None and self.session.state is not _CLOSED:
             self.transport.write(data)
             if self.pdus is not None:
                 self.pdus.count_out(data)
+
+    def write_one(self, data: bytes, kind: tuple[int, int]) -> None:
+        """Write one PDU whose (command_id, command_status) is ``kind``: counted
+        for the metrics as such instead of read back when written."""
+        if self.transport is None or self.session.state is _CLOSED:
+            return
+        if self._receiving:
+            self._out.append(data)
+        else:
+            self.transport.write(data)
+        if self.pdus is not None:
+            self.pdus.outgoing[kind] += 1
 
     def write_many(self, chunks: list[bytes], kind: tuple[int, int] | None = None) -> None:
         """Write PDUs, one per chunk. ``kind``: all of them have this
         (command_id, command_status), so they are counted for the metrics at
         once instead of read back when written."""
-        if self.transport is None or self.session.state is State.CLOSED:
+        if self.transport is None or self.session.state is _CLOSED:
             return
         pdus = self.pdus
         if pdus is not None and kind is not None:
@@ -485,7 +499,7 @@ class SmppProtocol(Protocol):
         if self._out:
             out, self._out = self._out, []
             uncounted, self._uncounted = self._uncounted, []
-            if self.transport is not None and self.session.state is not State.CLOSED:
+            if self.transport is not None and self.session.state is not _CLOSED:
                 self.transport.write(out[0] if len(out) == 1 else b"".join(out))
                 if self.pdus is not None and uncounted:
                     self.pdus.count_out(uncounted[0] if len(uncounted) == 1 else b"".join(uncounted))
@@ -523,7 +537,7 @@ class SmppProtocol(Protocol):
     def send_request_to(self, command_id: int, wire: bytes, waiter: Waiter) -> None:
         """Send an encoded request; its response (or failure) goes to
         ``waiter.callback`` (``waiter.errback``), exactly once."""
-        if self._closing or self.session.state is State.CLOSED:
+        if self._closing or self.session.state is _CLOSED:
             waiter.errback(ConnectionClosed("connection is closing"))
         elif len(self._outstanding) >= self.config.window or self._waiting:
             self._waiting.append((command_id, wire, waiter))
@@ -544,7 +558,11 @@ class SmppProtocol(Protocol):
         seq = self.session.next_sequence()
         deadline = self.clock.seconds() + self.config.response_timeout
         self._outstanding[seq] = (d, deadline, command_id)
-        self.write(wire[:12] + _I4.pack(seq) + wire[16:])
+        data = wire[:12] + _I4.pack(seq) + wire[16:]
+        if wire[8:12] == _STATUS_OK:  # (a request: always, unless built by hand)
+            self.write_one(data, (command_id, 0))
+        else:
+            self.write(data)
         if self._sweep_call is None:
             self._sweep_call = self.clock.callLater(self.config.response_timeout, self._sweep)
         return seq
@@ -570,7 +588,7 @@ class SmppProtocol(Protocol):
         for seq in expired:
             d, _deadline, cid = self._outstanding.pop(seq)
             d.errback(ResponseTimeout(f"no response to {_command_name(cid)} #{seq}"))
-        if self._outstanding and self.session.state is not State.CLOSED:
+        if self._outstanding and self.session.state is not _CLOSED:
             oldest = next(iter(self._outstanding.values()))[1]
             self._sweep_call = self.clock.callLater(max(0.0, oldest - now), self._sweep)
         if expired:
@@ -696,7 +714,7 @@ class SmppProtocol(Protocol):
         if idle < interval or self._enquire_pending:
             self._enquire_call = self.clock.callLater(interval - idle if idle < interval else interval, self._enquire_link_due)
             return
-        if self.session.state is State.CLOSED or self._closing:
+        if self.session.state is _CLOSED or self._closing:
             return
         self._enquire_pending = True
         d: Deferred[Pdu] = Deferred()

@@ -28,7 +28,7 @@ from smppd import events as ev
 from smppd.client.config import ClientConfig
 from smppd.client.endpoints import FailoverEndpoint
 from smppd.client.protocol import EsmeProtocol, SubmitWaiter
-from smppd.client.receipts import MessageOutcome, ReceiptTracker
+from smppd.client.receipts import MessageOutcome, ReceiptTracker, TrackedMessage
 from smppd.client.wire import ReceiptFields, encode_submit_sm, plain_gsm_septets
 from smppd.metrics import ServiceStats
 from smppd.pdu import CommandId, CommandStatus, Pdu, SubmitSm, SubmitSmResp, encode_pdu
@@ -130,7 +130,7 @@ class _Entry(SubmitWaiter):
 
     def accepted(self, message_id: str, sequence_number: int) -> None:
         if self.message:
-            self.client._answered(self, None, message_id)
+            self.client._accepted(self, message_id)
         else:
             self.client._answered(self, SubmitSmResp(sequence_number=sequence_number, message_id=message_id))
 
@@ -191,14 +191,14 @@ class SmppClient(service.MultiService):
         self.on_message = on_message
         self.rng = rng or random.Random()
         self.bind_type = BindType(config.bind_type)
-        self.tracker = ReceiptTracker(reactor, config.receipt_timeout)
+        self.tracker = ReceiptTracker(reactor, config.receipt_timeout, finished=self._tracked_done)
         self.reassembler = Reassembler(reactor, config.reassembly_timeout)
         self._binds = [_Bind(i) for i in range(config.binds)]
         self._queue: deque[_Entry] = deque()
         self._rr = 0
         self._pump_call: Any = None
         self._sent_at: deque[float] = deque()  # send times of the last submits (rate limit)
-        self._outcomes: dict[str, list[Deferred[MessageOutcome]]] = {}  # first id -> outcome() waiters
+        self._outcomes: dict[str, TrackedMessage] = {}  # first id -> tracked message (its outcome() waiters)
         self._finished: OrderedDict[str, MessageOutcome] = OrderedDict()
         self._rejected_parts: OrderedDict[tuple[Any, ...], Completed] = OrderedDict()
         self.stats = ServiceStats()  # hot-path counters for /metrics
@@ -592,21 +592,30 @@ class SmppClient(service.MultiService):
         bind = entry.bind
         return bind if bind is not None and bind.protocol is entry.proto else None
 
-    def _answered(self, entry: _Entry, response: Pdu | None, message_id: str = "") -> None:
+    def _answered(self, entry: _Entry, response: Pdu) -> None:
+        """A request's response (ESME_ROK): to its Deferred, or for a
+        one-segment message its id, as :meth:`_accepted`."""
+        if entry.message:
+            self._accepted(entry, getattr(response, "message_id", ""))  # (a submit_sm_resp: it has one)
+            return
         bind = self._bind_of(entry)
         if bind is not None:
             bind.throttle = 0.0
-        if not entry.message:
-            entry.d.callback(response)
+        entry.d.callback(response)
+        if self._queue:
+            self._pump()  # even with a wake-up scheduled: another bind may be paused, not this one
+
+    def _accepted(self, entry: _Entry, message_id: str) -> None:
+        """A one-segment message accepted: its ids to its send_message Deferred."""
+        bind = entry.bind
+        if bind is not None and bind.throttle and bind.protocol is entry.proto:
+            bind.throttle = 0.0
+        try:
+            ids = self._sent_ids([message_id], entry.tracked, entry.source, entry.destination, entry.started)
+        except Exception:
+            entry.d.errback(Failure())
         else:
-            try:
-                if response is not None:
-                    message_id = response.message_id  # type: ignore[attr-defined]
-                ids = self._sent_ids([message_id], entry.tracked, entry.source, entry.destination, entry.started)
-            except Exception:
-                entry.d.errback(Failure())
-            else:
-                entry.d.callback(ids)
+            entry.d.callback(ids)
         if self._queue:
             self._pump()  # even with a wake-up scheduled: another bind may be paused, not this one
 
@@ -819,8 +828,9 @@ class SmppClient(service.MultiService):
         now = self.reactor.seconds()
         self.stats.submit_latency.observe(now - started)
         if tracked:
-            self._track(tuple(ids), now)
-        if self.events:
+            ids_tuple = tuple(ids)
+            self._outcomes[ids_tuple[0]] = self.tracker.track(ids_tuple, None, now)
+        if self.events.observed:
             self.events.publish(
                 ev.SmsSubmitted(
                     at=now,
@@ -841,27 +851,19 @@ class SmppClient(service.MultiService):
         wrapped.__cause__ = error  # ResponseTimeout, ConnectionClosed, SmppError, ClientStopped...
         return Failure(wrapped)
 
-    def _track(self, ids: tuple[str, ...], since: float) -> None:
-        key = ids[0]
-        waiters: list[Deferred[MessageOutcome]] = []  # outcome() calls before the receipts are in
-        self._outcomes[key] = waiters
-
-        def done(outcome: MessageOutcome) -> None:
-            self._tracked_done(key, since, waiters, outcome)
-
-        self.tracker.track(ids, done)
-
-    def _tracked_done(
-        self, key: str, since: float, waiters: list[Deferred[MessageOutcome]], outcome: MessageOutcome
-    ) -> None:
+    def _tracked_done(self, tracked: TrackedMessage, outcome: MessageOutcome) -> None:
+        """A tracked message's receipts are all in (or timed out): remember its
+        outcome, publish it and fire the ``outcome()`` Deferreds waiting for it."""
+        key = tracked.ids[0]
         now = self.reactor.seconds()
-        self.stats.receipt_latency.observe(now - since)
-        if self._outcomes.get(key) is waiters:
+        self.stats.receipt_latency.observe(now - tracked.since)
+        if self._outcomes.get(key) is tracked:
             del self._outcomes[key]
-        self._finished[key] = outcome
-        while len(self._finished) > 100_000:
-            self._finished.popitem(last=False)
-        if self.events:
+        finished = self._finished
+        finished[key] = outcome
+        if len(finished) > 100_000:
+            finished.popitem(last=False)
+        if self.events.observed:
             if outcome.delivered:
                 self.events.publish(
                     ev.SmsDelivered(at=now, message_id=key, system_id=self.config.system_id, destination_addr="")
@@ -877,20 +879,24 @@ class SmppClient(service.MultiService):
                         error_code=outcome.error_codes[0],
                     )
                 )
-        for waiter in waiters:
-            waiter.callback(outcome)
+        waiters = tracked.waiters
+        if waiters is not None:
+            for waiter in waiters:
+                waiter.callback(outcome)
 
     def outcome(self, message_ids: list[str] | tuple[str, ...] | str) -> Deferred[MessageOutcome]:
         """The final state of a message sent with a receipt (by its first id)."""
         key = message_ids if isinstance(message_ids, str) else message_ids[0]
         if key in self._finished:
             return succeed(self._finished[key])
-        waiters = self._outcomes.get(key)
+        tracked = self._outcomes.get(key)
         d: Deferred[MessageOutcome] = Deferred()
-        if waiters is None:
+        if tracked is None:
             d.errback(KeyError(f"no receipt is tracked for {key}"))
+        elif tracked.waiters is None:
+            tracked.waiters = [d]
         else:
-            waiters.append(d)
+            tracked.waiters.append(d)
         return d
 
     # -- incoming ----------------------------------------------------------------
@@ -928,7 +934,7 @@ class SmppClient(service.MultiService):
             error = int.from_bytes(code[1:], "big")
         self.counters["receipts"] += 1
         matched = self.tracker.receipt(receipted, state, error)
-        if self.events:
+        if self.events.observed:
             self.events.publish(
                 ev.DeliveryReport(
                     at=self.reactor.seconds(),

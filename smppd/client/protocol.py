@@ -38,7 +38,8 @@ from smppd.session import BindType, Role
 
 log = Logger()
 C = CommandId
-_DELIVER_SM_RESP_OK = (int(C.deliver_sm_resp), 0)  # (command_id, command_status) for write_many's count
+_DELIVER_SM_RESP_OK = (int(C.deliver_sm_resp), 0)  # (command_id, command_status) for write_one's count
+_SUBMIT_SM_RESP = int(C.submit_sm_resp)
 
 _BIND_CLASS = {
     BindType.TRANSMITTER: BindTransmitter,
@@ -115,7 +116,7 @@ class EsmeProtocol(SmppProtocol):
         # no TLVs. A missing request, another request's response or an error
         # status go the general way (its log line, its SmppError with the PDU).
         message_id = None if status else read_submit_sm_resp(frame)
-        waiter = None if message_id is None else self.take_answered(status, seq, C.submit_sm_resp)
+        waiter = None if message_id is None else self.take_answered(status, seq, _SUBMIT_SM_RESP)
         if waiter is None or message_id is None:
             self.dispatch_frame(frame)
             return
@@ -132,7 +133,7 @@ class EsmeProtocol(SmppProtocol):
             self.dispatch_frame(frame)
             return
         handler(self, fields)  # type: ignore[misc]
-        self.write_many([deliver_sm_resp_ok(seq)], _DELIVER_SM_RESP_OK)
+        self.write_one(deliver_sm_resp_ok(seq), _DELIVER_SM_RESP_OK)
 
     def bind(
         self,

@@ -28,6 +28,7 @@ from smppd.text.receipt import MessageIdIndex, message_id_keys, normalize_messag
 log = Logger()
 _NOT_FINAL = frozenset({MessageState.ENROUTE, MessageState.ACCEPTED, MessageState.SCHEDULED})
 _NEVER = float("inf")
+_DELIVERED = int(MessageState.DELIVERED)
 
 
 @attrs.frozen
@@ -48,49 +49,56 @@ class MessageOutcome:
     @property
     def state(self) -> int:
         for s in self.states:
-            if s != MessageState.DELIVERED:
+            if s != _DELIVERED:
                 return s
         return MessageState.DELIVERED
 
     @property
     def delivered(self) -> bool:
-        return self.state == MessageState.DELIVERED
+        states = self.states
+        return states.count(_DELIVERED) == len(states)
 
     @property
     def stat(self) -> str:
         return stat_for_state(self.state)
 
 
-class _Tracked:
-    """A message of several segments: a state and an error code per segment
-    (the index holds a ``(message, segment)`` pair for each of its ids)."""
+class _One:
+    """A tracked message of one segment, most of them: its first final
+    receipt finishes it, so it needs no per-segment lists (the index holds it
+    as is). The handle :meth:`ReceiptTracker.track` returns: ``since`` is when
+    it was tracked, and ``waiters`` (None until set) is free for the caller
+    (the client keeps its ``outcome()`` Deferreds there)."""
 
-    __slots__ = ("deadline", "done", "errors", "finished", "ids", "remaining", "states")
+    __slots__ = ("deadline", "done", "finished", "ids", "since", "waiters")
 
-    def __init__(self, ids: tuple[str, ...], deadline: float, done: Callable[[MessageOutcome], object]) -> None:
+    def __init__(self, ids: tuple[str, ...], since: float, deadline: float, done: Callable[[MessageOutcome], object] | None) -> None:
         self.ids = ids
+        self.since = since
+        self.deadline = deadline
+        self.done = done
+        self.finished = False
+        self.waiters: list[Any] | None = None
+
+
+class _Tracked(_One):
+    """A tracked message of several segments: a state and an error code per
+    segment (the index holds a ``(message, segment)`` pair for each of its ids)."""
+
+    __slots__ = ("errors", "remaining", "states")
+
+    def __init__(self, ids: tuple[str, ...], since: float, deadline: float, done: Callable[[MessageOutcome], object] | None) -> None:
+        super().__init__(ids, since, deadline, done)
         self.states: list[int] = [0] * len(ids)
         self.errors: list[int] = [0] * len(ids)
         self.remaining = len(ids)
-        self.deadline = deadline
-        self.done = done
-        self.finished = False
 
 
-class _One:
-    """A message of one segment, most of them: its first final receipt
-    finishes it, so it needs no per-segment lists (the index holds it as is)."""
-
-    __slots__ = ("deadline", "done", "finished", "ids")
-
-    def __init__(self, ids: tuple[str, ...], deadline: float, done: Callable[[MessageOutcome], object]) -> None:
-        self.ids = ids
-        self.deadline = deadline
-        self.done = done
-        self.finished = False
+#: What :meth:`ReceiptTracker.track` returns: the tracked message.
+TrackedMessage = _One
 
 
-def _deadline_of(tracked: _Tracked | _One) -> float:
+def _deadline_of(tracked: _One) -> float:
     return tracked.deadline
 
 
@@ -102,17 +110,28 @@ class ReceiptTracker:
     clock was set back is put in its place), and one timer, armed for the
     earliest deadline, finishes what expired. Orphans are indexed by every
     id spelling a submitted id would find them by.
+
+    ``finished(tracked, outcome)``, when given, is called for a message
+    tracked without a ``done`` function of its own: one method for every
+    message instead of a closure each.
     """
 
     def __init__(
-        self, clock: IReactorTime, timeout: float, *, orphan_ttl: float = 120.0, max_orphans: int = 100_000
+        self,
+        clock: IReactorTime,
+        timeout: float,
+        *,
+        orphan_ttl: float = 120.0,
+        max_orphans: int = 100_000,
+        finished: Callable[[_One, MessageOutcome], object] | None = None,
     ) -> None:
         self.clock = clock
+        self.finished = finished
         self.timeout = timeout
         self.orphan_ttl = orphan_ttl
         self.max_orphans = max_orphans
         self._index: MessageIdIndex[_One | tuple[_Tracked, int]] = MessageIdIndex()
-        self._expiry: deque[_Tracked | _One] = deque()  # by deadline
+        self._expiry: deque[_One] = deque()  # by deadline
         self._live = 0  # tracked messages not yet finished
         self._timer: Any = None
         self._timer_at = _NEVER  # when _timer fires (_NEVER: no timer)
@@ -130,18 +149,27 @@ class ReceiptTracker:
         self.track(message_ids, d.callback)
         return d
 
-    def track(self, message_ids: tuple[str, ...] | list[str], done: Callable[[MessageOutcome], object]) -> None:
+    def track(
+        self,
+        message_ids: tuple[str, ...] | list[str],
+        done: Callable[[MessageOutcome], object] | None = None,
+        now: float | None = None,
+    ) -> TrackedMessage:
         """Call ``done(outcome)`` once every segment is final (or the receipt
-        timeout passed): :meth:`expect` without a Deferred. An exception from
-        ``done`` is logged."""
+        timeout passed): :meth:`expect` without a Deferred. Without ``done``,
+        the tracker's ``finished(tracked, outcome)`` is called instead. An
+        exception from either is logged. ``now``: the clock's time, when the
+        caller has just read it. Returns the tracked message."""
         ids = message_ids if message_ids.__class__ is tuple else tuple(message_ids)
-        deadline = self.clock.seconds() + self.timeout
-        tracked: _Tracked | _One
+        if now is None:
+            now = self.clock.seconds()
+        deadline = now + self.timeout
+        tracked: _One
         if len(ids) == 1:
-            tracked = _One(ids, deadline, done)
+            tracked = _One(ids, now, deadline, done)
             self._index.put(ids[0], tracked)
         else:
-            tracked = _Tracked(ids, deadline, done)
+            tracked = _Tracked(ids, now, deadline, done)
             put = self._index.put
             for i, message_id in enumerate(ids):
                 put(message_id, (tracked, i))
@@ -158,6 +186,7 @@ class ReceiptTracker:
                 orphan = self._take_orphan(message_id)
                 if orphan is not None:
                     self.receipt(message_id, orphan[1], orphan[2])
+        return tracked
 
     def receipt(self, message_id: str, state: int, error_code: int = 0) -> bool:
         """Record a receipt; True when it matched a tracked segment."""
@@ -188,7 +217,7 @@ class ReceiptTracker:
             self._finish(tracked, timed_out=False)
         return True
 
-    def _finish(self, tracked: _Tracked | _One, *, timed_out: bool) -> None:
+    def _finish(self, tracked: _One, *, timed_out: bool) -> None:
         if tracked.finished:
             return
         if tracked.__class__ is _One:
@@ -201,7 +230,7 @@ class ReceiptTracker:
             outcome = MessageOutcome(t.ids, states, tuple(t.errors), timed_out)
         self._done(tracked, outcome)
 
-    def _done(self, tracked: _Tracked | _One, outcome: MessageOutcome) -> None:
+    def _done(self, tracked: _One, outcome: MessageOutcome) -> None:
         tracked.finished = True
         self._live -= 1
         expiry = self._expiry
@@ -213,7 +242,10 @@ class ReceiptTracker:
             expiry.clear()
             expiry.extend(live)
         try:
-            tracked.done(outcome)
+            if tracked.done is not None:
+                tracked.done(outcome)
+            elif self.finished is not None:
+                self.finished(tracked, outcome)
         except Exception:
             log.failure("receipt outcome handler failed")
 

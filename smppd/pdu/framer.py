@@ -49,10 +49,12 @@ class Framer:
         out: list[bytes | PduDecodeError] = []
         if self.broken:
             return out
+        if data.__class__ is not bytes:
+            data = bytes(data)  # (frames are bytes: sliced from bytes)
         buf = self._buf
         if buf:
             buf += data
-            src: bytes | bytearray = buf
+            src = bytes(buf)  # (frames are then sliced from bytes: one copy each, not two)
         else:
             src = data
         off = 0
@@ -76,7 +78,7 @@ class Framer:
             if end - off < length:
                 break
             if cid in _KNOWN:
-                out.append(bytes(src[off : off + length]))
+                out.append(src[off : off + length])
             else:
                 out.append(
                     PduDecodeError(
@@ -86,7 +88,7 @@ class Framer:
                     )
                 )
             off += length
-        if src is buf:
+        if src is not data:
             del buf[:off]
         elif off < end:
             buf += memoryview(data)[off:]

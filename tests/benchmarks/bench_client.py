@@ -379,6 +379,102 @@ async def _scenario(reactor: Any, opts: argparse.Namespace, window: int, receipt
     return result
 
 
+async def _bare_scenario(reactor: Any, opts: argparse.Namespace, window: int, receipts: bool) -> dict[str, Any]:
+    """The baseline of the same run: a bare Twisted protocol with no per-message work
+    beyond framing (precomputed submit_sm, sequence number patched in, deliver_sm_resp
+    for receipts, one write per read) against the same fake SMSC and window. Its rate
+    is the ceiling of any Twisted client on this machine at that moment; the client's
+    rate over it is the ratio to quote."""
+    from twisted.internet.defer import Deferred
+    from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+    from twisted.internet.protocol import Protocol
+
+    total = opts.warmup + opts.count
+    body = (
+        _cstr("") + bytes((1, 1)) + _cstr(SOURCE) + bytes((1, 1)) + _cstr(DESTINATION)
+        + bytes((0, 0, 0)) + _cstr("") + _cstr("") + bytes((1 if receipts else 0, 0, 0, 0, 20)) + b"b" * 20
+    )  # fmt: skip
+    submit_head = _I4.pack(16 + len(body)) + _I4.pack(_SUBMIT) + _I4.pack(0)
+    clock = time.perf_counter
+    st = {"sent": 0, "ok": 0, "dlr": 0, "ok_at_start": 0, "dlr_at_start": 0}
+    marks = {"t_start": 0.0, "t_last": 0.0, "deadline": float("inf"), "cpu": 0.0, "smsc": 0.0}
+    finished: Deferred[None] = Deferred()
+
+    class Bare(Protocol):
+        buf = b""
+        seq = 1
+
+        def connectionMade(self) -> None:
+            self.transport.setTcpNoDelay(True)  # type: ignore[attr-defined]
+            bind = _cstr("bench") + _cstr("bench") + _cstr("") + bytes((0x34, 0, 0)) + _cstr("")
+            self.transport.write(HEADER.pack(16 + len(bind), 0x00000009, 0, 1) + bind)  # type: ignore[union-attr]
+
+        def submits(self, n: int) -> list[bytes]:
+            out = []
+            for _ in range(n):
+                s = st["sent"]
+                if s >= total or (s >= opts.warmup and clock() >= marks["deadline"]):
+                    break
+                st["sent"] = s + 1
+                self.seq += 1
+                out.append(submit_head + _I4.pack(self.seq) + body)
+            return out
+
+        def dataReceived(self, data: bytes) -> None:
+            buf = self.buf + data if self.buf else data
+            off, end = 0, len(buf)
+            out: list[bytes] = []
+            answered = 0
+            while end - off >= 16:
+                length, cid, _status, seq = HEADER.unpack_from(buf, off)
+                if end - off < length:
+                    break
+                if cid == _SUBMIT | _RESP:
+                    answered += 1
+                elif cid == _DELIVER:
+                    out.append(HEADER.pack(17, _DELIVER | _RESP, 0, seq) + b"\x00")
+                    st["dlr"] += 1
+                elif cid == 0x80000009:
+                    out.extend(self.submits(window))
+                off += length
+            self.buf = buf[off:]
+            if answered:
+                ok = st["ok"] = st["ok"] + answered
+                marks["t_last"] = clock()
+                if ok >= opts.warmup and not marks["t_start"]:
+                    marks["t_start"] = marks["t_last"]
+                    marks["deadline"] = marks["t_start"] + opts.duration
+                    marks["cpu"] = time.process_time()
+                    marks["smsc"] = smsc.cpu_seconds()
+                    st["ok_at_start"], st["dlr_at_start"] = ok, st["dlr"]
+                out.extend(self.submits(answered))
+            if out:
+                self.transport.write(b"".join(out))  # type: ignore[union-attr]
+            if st["ok"] >= st["sent"] and (not receipts or st["dlr"] >= st["ok"]) and not finished.called:
+                finished.callback(None)
+
+    with FakeSmsc(receipts) as smsc:
+        proto = await connectProtocol(TCP4ClientEndpoint(reactor, "127.0.0.1", smsc.port), Bare())
+        _collect(opts)
+        await finished
+        cpu = time.process_time() - marks["cpu"]
+        smsc_cpu = smsc.cpu_seconds() - marks["smsc"]
+        proto.transport.loseConnection()
+    measured = st["ok"] - st["ok_at_start"]
+    return {
+        "name": f"bare Twisted w{window}{' rcpt' if receipts else ''}",
+        "window": window,
+        "receipts": False,
+        "bare": True,
+        "messages": measured,
+        "failed": 0,
+        "msg_per_s": round(measured / max(1e-9, marks["t_last"] - marks["t_start"]), 1),
+        "latency_ms": _percentiles([]),
+        "client_cpu_us_per_msg": round(cpu / max(1, measured) * 1e6, 1),
+        "smsc_cpu_us_per_msg": round(smsc_cpu / max(1, measured) * 1e6, 1),
+    }
+
+
 def inproc(opts: argparse.Namespace, window: int, receipts: bool) -> dict[str, Any]:
     """The client's CPU per message without sockets or reactor: one bind over an in-memory
     transport on a fake clock; each round sends ``window`` messages and feeds their
@@ -407,37 +503,46 @@ def inproc(opts: argparse.Namespace, window: int, receipts: bool) -> dict[str, A
     dhead = _deliver_head()
     stamp = b"2611260000"
     text_mid = b" sub:001 dlvrd:001 submit date:" + stamp + b" done date:" + stamp + b" stat:DELIVRD err:000 text:bench"
-    st = {"ok": 0, "outcomes": 0}
+    st = {"sent": 0, "ok": 0, "outcomes": 0}
+    total = opts.warmup + opts.count
 
     def ok(ids: list[str]) -> None:
         st["ok"] += 1
         if receipts:
             client.outcome(ids).addCallback(outcome)
+        send_one()  # from the callback, as the socket driver does: the read's answers leave in one write
 
     def outcome(_: Any) -> None:
         st["outcomes"] += 1
 
+    def send_one() -> None:
+        n = st["sent"]
+        if n < total:
+            st["sent"] = n + 1
+            client.send_message(SOURCE, DESTINATION, f"bench message {n % 1000000:06d}", receipt=receipts).addCallback(ok)
+
     counter, dseq = 0x10000, 1
-    total = opts.warmup + opts.count
     profiler = cProfile.Profile() if opts.profile else None
-    n = n0 = 0
+    n0 = 0
     t0 = c0 = 0.0
-    while n < total:
-        if n >= opts.warmup and not t0:
+    for _ in range(window):
+        send_one()
+    while st["ok"] < total:
+        if st["ok"] >= opts.warmup and not t0:
             _collect(opts)
             t0, c0 = time.perf_counter(), time.process_time()
-            n0 = n
+            n0 = st["ok"]
             if profiler:
                 profiler.enable()
-        for _ in range(window):
-            client.send_message(SOURCE, DESTINATION, f"bench message {n % 1000000:06d}", receipt=receipts).addCallback(ok)
-            n += 1
         data = transport.value()
         transport.clear()
         out = []
         off = 0
         while off < len(data):
-            length, _cid, _status, s = HEADER.unpack_from(data, off)
+            length, cid, _status, s = HEADER.unpack_from(data, off)
+            off += length
+            if cid != _SUBMIT:
+                continue  # deliver_sm_resp
             counter += 1
             mid = b"%x" % counter
             out.append(HEADER.pack(17 + len(mid), _SUBMIT | _RESP, 0, s) + mid + b"\x00")
@@ -447,15 +552,13 @@ def inproc(opts: argparse.Namespace, window: int, receipts: bool) -> dict[str, A
                 body += b"\x00\x04\x27\x00\x01\x02"
                 out.append(HEADER.pack(16 + len(body), _DELIVER, 0, dseq) + body)
                 dseq += 1
-            off += length
         proto.dataReceived(b"".join(out))
-        transport.clear()  # deliver_sm_resp
     if profiler:
         profiler.disable()
     cpu = time.process_time() - c0
     wall = time.perf_counter() - t0
-    measured = n - n0
-    assert st["ok"] == n and (not receipts or st["outcomes"] == n), st
+    measured = st["ok"] - n0
+    assert st["ok"] == total and (not receipts or st["outcomes"] == total), st
     if profiler:
         stats = pstats.Stats(profiler)
         stats.sort_stats(opts.sort)
@@ -517,6 +620,9 @@ def main() -> None:
     parser.add_argument("--no-gc", action="store_true", help="gc.disable() in the client (a diagnostic)")
     parser.add_argument(
         "--tune-gc", action="store_true", help="tune the collector as twistd smpp-client does (smppd.runtime.tune_gc)"
+    )
+    parser.add_argument(
+        "--bare", action="store_true", help="also run a bare Twisted client per scenario (the run's baseline)"
     )
     parser.add_argument("--inproc", action="store_true", help="CPU per message without sockets (fake clock)")
     parser.add_argument("--smsc", action="store_true", help="only run the fake SMSC in the foreground")
@@ -587,6 +693,13 @@ def main() -> None:
                     report["scenarios"].append(r)
                     if not opts.json:
                         _print_row(r)
+                    if opts.bare:
+                        b = await _bare_scenario(reactor, opts, window, dlr)
+                        r["bare_msg_per_s"] = b["msg_per_s"]
+                        report["scenarios"].append(b)
+                        if not opts.json:
+                            _print_row(b)
+                            print(f"  {'':<22} client / bare Twisted: {r['msg_per_s'] / max(1.0, b['msg_per_s']):.2f}")
 
     failure: list[Any] = []
 
