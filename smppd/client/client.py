@@ -114,17 +114,28 @@ class _Entry(SubmitWaiter):
         "tracked",
         "wire",
     )
-    tracked: bool
-    source: str
-    destination: str
-    started: float
 
-    def __init__(self, client: SmppClient, command_id: int, wire: bytes, d: Deferred[Any]) -> None:
+    def __init__(
+        self,
+        client: SmppClient,
+        command_id: int,
+        wire: bytes,
+        d: Deferred[Any],
+        message: bool = False,
+        tracked: bool = False,
+        source: str = "",
+        destination: str = "",
+        started: float = 0.0,
+    ) -> None:
         self.client = client
         self.command_id = command_id
         self.wire = wire
         self.d = d
-        self.message = False
+        self.message = message
+        self.tracked = tracked
+        self.source = source
+        self.destination = destination
+        self.started = started
         self.bind: _Bind | None = None
         self.proto: EsmeProtocol | None = None
 
@@ -715,12 +726,9 @@ class SmppClient(service.MultiService):
             # One segment of plain GSM text, no unusual field (the common case): written
             # straight to bytes, and its queue entry fires the Deferred with its id.
             d0: Deferred[list[str]] = Deferred()
-            entry = _Entry(self, _SUBMIT_SM, wire, d0)
-            entry.message = True
-            entry.tracked = bool(options.get("registered_delivery", 0) & 0x03)
-            entry.source = source
-            entry.destination = destination
-            entry.started = now = self.reactor.seconds()
+            now = self.reactor.seconds()
+            tracked = bool(options["registered_delivery"] & 0x03) if "registered_delivery" in options else False
+            entry = _Entry(self, _SUBMIT_SM, wire, d0, True, tracked, source, destination, now)
             if self._queue or self._stopping or self._gave_up or self.config.rate is not None or not self._send_at_once(entry, now):
                 self._enqueue(entry)
             return d0
