@@ -2,9 +2,9 @@
 
 The header is checked before any body is buffered (``16 <= command_length <=
 max_command_length`` and a known command_id), buffering is linear in the bytes
-fed (a ``bytearray`` trimmed once per feed, never ``bytes +=``), and a framing
-error comes out in order, as a :class:`~smppd.pdu.errors.PduDecodeError` the
-caller answers with generic_nack. A bad command_length loses the PDU
+fed (a ``bytearray`` trimmed once per feed, never ``bytes +=``, and copied out
+only once a whole PDU is in), and a framing error comes out in order, as a
+:class:`~smppd.pdu.errors.PduDecodeError` the caller answers with generic_nack. A bad command_length loses the PDU
 boundaries: the framer then reports ``broken`` and ignores further input (the
 caller should answer and close). An unknown command_id does not: that PDU is
 skipped and framing goes on.
@@ -24,6 +24,7 @@ from smppd.pdu.operations import PDU_BY_COMMAND_ID, Pdu
 DEFAULT_MAX_COMMAND_LENGTH = 70_000
 
 _unpack_header = struct.Struct(">IIII").unpack_from
+_unpack_length = struct.Struct(">I").unpack_from
 _KNOWN = frozenset(PDU_BY_COMMAND_ID)
 
 
@@ -52,14 +53,22 @@ class Framer:
         if data.__class__ is not bytes:
             data = bytes(data)  # (frames are bytes: sliced from bytes)
         buf = self._buf
+        limit = self.max_command_length
         if buf:
             buf += data
-            src = bytes(buf)  # (frames are then sliced from bytes: one copy each, not two)
+            held = len(buf)
+            if held < HEADER_LENGTH:
+                return out
+            length = _unpack_length(buf)[0]
+            if HEADER_LENGTH <= length <= limit and held < length:
+                return out  # the held-back PDU is still incomplete: nothing to copy yet
+            # At least one whole PDU (or a bad length, reported below): frames are
+            # then sliced from bytes, one copy each instead of two from a bytearray.
+            src = bytes(buf)
         else:
             src = data
         off = 0
         end = len(src)
-        limit = self.max_command_length
         while end - off >= HEADER_LENGTH:
             length, cid, _status, seq = _unpack_header(src, off)
             if length < HEADER_LENGTH or length > limit:

@@ -126,3 +126,14 @@ def test_buffering_is_linear():
 def test_framer_rejects_silly_maximum():
     with pytest.raises(ValueError):
         Framer(max_command_length=8)
+
+
+def test_a_64k_pdu_dribbled_byte_by_byte_comes_out_once_whole():
+    # The held-back bytes are copied out only when the PDU is complete, not at
+    # every one-byte feed (that would be quadratic for a slow peer).
+    pdu = DataSm(sequence_number=1, tlvs={"message_payload": b"z" * 65535})
+    wire = encode_pdu(pdu) + encode_pdu(EnquireLink(sequence_number=2))[:3]
+    framer = Framer()
+    frames = [frame for i in range(len(wire)) for frame in framer.feed(wire[i : i + 1])]
+    assert frames == [encode_pdu(pdu)]
+    assert framer.buffered == 3
