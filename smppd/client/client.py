@@ -29,7 +29,7 @@ from smppd.client.config import ClientConfig
 from smppd.client.endpoints import FailoverEndpoint
 from smppd.client.protocol import EsmeProtocol, SubmitWaiter
 from smppd.client.receipts import MessageOutcome, ReceiptTracker, TrackedMessage
-from smppd.client.wire import ReceiptFields, encode_submit_sm, plain_gsm_septets
+from smppd.client.wire import ReceiptFields, encode_submit_sm, plain_gsm_septets, plain_submit_sm
 from smppd.metrics import ServiceStats
 from smppd.pdu import CommandId, CommandStatus, Pdu, SubmitSm, SubmitSmResp, encode_pdu
 from smppd.pdu.tlv import EMPTY as EMPTY_TLVS
@@ -778,11 +778,16 @@ class SmppClient(service.MultiService):
             self._plain_text = _plain_text_allowed(config)
         if not self._plain_text:
             return None
+        usual = not options or options.keys() == _RECEIPT_ONLY
+        if usual:
+            # (send_message's usual calls: build_submits' defaults, maybe a receipt)
+            wire = plain_submit_sm(source, destination, content, options["registered_delivery"] if options else 0)
+            if wire is not None:
+                return wire
         septets = plain_gsm_septets(content)
         if septets is None:
             return None
-        if not options or options.keys() == _RECEIPT_ONLY:
-            # (send_message's usual calls: build_submits' defaults, maybe a receipt)
+        if usual:  # (what plain_submit_sm leaves to it: Greek capitals, odd field values)
             return encode_submit_sm(
                 source,
                 destination,

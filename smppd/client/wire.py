@@ -30,6 +30,7 @@ __all__ = [
     "deliver_sm_resp_ok",
     "encode_submit_sm",
     "plain_gsm_septets",
+    "plain_submit_sm",
     "read_deliver_sm_receipt",
     "read_submit_sm_resp",
 ]
@@ -129,6 +130,47 @@ def encode_submit_sm(
         data_coding,
         n,
         short_message,
+    )
+
+
+def plain_submit_sm(source_addr: str, destination_addr: str, text: str, registered_delivery: int = 0) -> bytes | None:
+    """The submit_sm of ``send_message(source, destination, text)`` without
+    options but ``registered_delivery``, when ``text`` is at most 160 Latin-1
+    characters of :data:`ONE_SEPTET` (GSM 7-bit, default tables, one segment,
+    data_coding 0) and the addresses and ``registered_delivery`` (an int)
+    fit; ``None`` for anything else. The TONs are those ``build_submits``
+    picks (source 5 when alphanumeric, else 1; destination 1/1).
+
+    :func:`encode_submit_sm` with :func:`plain_gsm_septets` in one step (the
+    commonest message, checked once): byte-equal to them."""
+    if len(text) > 160 or not ONE_SEPTET.issuperset(text):
+        return None
+    try:
+        septets = text.encode("latin-1").translate(_LATIN1_SEPTETS)
+        source = source_addr.encode("latin-1")
+        destination = destination_addr.encode("latin-1")
+    except (AttributeError, UnicodeError):  # (Greek capitals: one septet, not Latin-1)
+        return None
+    ls = len(source)
+    ld = len(destination)
+    if ls > 20 or ld > 20 or 0 in source or 0 in destination:
+        return None
+    if registered_delivery.__class__ is not int or not 0 <= registered_delivery <= 255:
+        return None
+    n = len(septets)
+    return _SUBMIT_SM_FORMAT % (
+        _I4.pack(33 + ls + ld + n),
+        5 if source and not source_addr.lstrip("+").isdigit() else 1,
+        0,
+        source,
+        1,
+        1,
+        destination,
+        0,
+        registered_delivery,
+        0,
+        n,
+        septets,
     )
 
 

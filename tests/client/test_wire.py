@@ -11,6 +11,7 @@ from smppd.client.wire import (
     deliver_sm_resp_ok,
     encode_submit_sm,
     plain_gsm_septets,
+    plain_submit_sm,
     read_deliver_sm_receipt,
     read_submit_sm_resp,
 )
@@ -220,3 +221,71 @@ def test_read_deliver_sm_receipt_leaves_the_rest_to_the_codec(frame):
 def test_deliver_sm_resp_ok_is_the_codecs():
     for seq in (1, 0x7FFFFFFF, 12345):
         assert deliver_sm_resp_ok(seq) == encode_pdu(DeliverSmResp(sequence_number=seq))
+
+
+# -- plain_submit_sm (send_message's commonest message in one step) ----------------------------
+
+one_septet_text = st.text(st.sampled_from(sorted(ONE_SEPTET)), max_size=170)
+
+
+@given(source=address, destination=address, text=one_septet_text, registered_delivery=st.integers(-1, 256))
+def test_plain_submit_sm_is_encode_submit_sm_of_the_septets(source, destination, text, registered_delivery):
+    from smppd.client.client import _GSM7_DATA_CODING
+
+    wire = plain_submit_sm(source, destination, text, registered_delivery)
+    expected = encode_submit_sm(
+        source,
+        destination,
+        gsm.encode(text),
+        source_addr_ton=5 if source and not source.lstrip("+").isdigit() else 1,
+        dest_addr_ton=1,
+        dest_addr_npi=1,
+        registered_delivery=registered_delivery,
+        data_coding=_GSM7_DATA_CODING,
+    )
+    if wire is not None:
+        assert wire == expected
+        assert len(text) <= 160
+    elif len(text) <= 160 and text.isascii() and expected is not None:
+        raise AssertionError("an ASCII text encode_submit_sm writes must not be left to it")
+
+
+@pytest.mark.parametrize(
+    ("source", "destination", "text", "registered_delivery"),
+    [
+        ("Shop", "447700900123", "hello", 1),
+        ("+4477", "1", "x" * 160, 0),
+        ("", "", "", 0),
+        ("Ab", "12", "@£$¥èéùìòÇØøÅåÆæßÉ !\"#¤%&'()*+,-./:;<=>?¡ÄÖÑÜ§¿äöñüà", 0),
+    ],
+)
+def test_plain_submit_sm_table(source, destination, text, registered_delivery):
+    wire = plain_submit_sm(source, destination, text, registered_delivery)
+    ton = 5 if source and not source.lstrip("+").isdigit() else 1
+    pdu = SubmitSm(
+        source_addr_ton=ton,
+        source_addr=source,
+        dest_addr_ton=1,
+        dest_addr_npi=1,
+        destination_addr=destination,
+        registered_delivery=registered_delivery,
+        short_message=gsm.encode(text),
+    )
+    assert wire == encode_pdu(pdu)
+
+
+@pytest.mark.parametrize(
+    ("source", "destination", "text", "registered_delivery"),
+    [
+        ("1", "2", "x" * 161, 0),  # two segments
+        ("1", "2", "{brace}", 0),  # an extension character: two septets
+        ("1", "2", "ΔΦΓ", 0),  # one septet each, not Latin-1: encode_submit_sm's
+        ("x" * 21, "2", "hi", 0),
+        ("1", "a\x00", "hi", 0),
+        ("1", "2", "hi", True),  # not an int: encode_submit_sm's
+        ("1", "2", "hi", 256),
+        (None, "2", "hi", 0),
+    ],
+)
+def test_plain_submit_sm_leaves_the_rest(source, destination, text, registered_delivery):
+    assert plain_submit_sm(source, destination, text, registered_delivery) is None
