@@ -19,7 +19,7 @@ from typing import Any
 import attrs
 from twisted.application import service
 from twisted.application.internet import ClientService
-from twisted.internet.defer import CancelledError, Deferred, gatherResults, succeed
+from twisted.internet.defer import CancelledError, Deferred, fail, gatherResults, succeed
 from twisted.internet.protocol import Factory
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -841,8 +841,10 @@ class SmppClient(service.MultiService):
         now = self.reactor.seconds()
         self.stats.submit_latency.observe(now - started)
         if tracked:
-            ids_tuple = tuple(ids)
-            self._outcomes[ids_tuple[0]] = self.tracker.track(ids_tuple, None, now)
+            tracker = self.tracker
+            message = tracker.track(tuple(ids), None, now, orphans=False)
+            self._outcomes[ids[0]] = message  # (before an orphan receipt can finish it)
+            tracker.match_orphans(message)
         if self.events.observed:
             self.events.publish(
                 ev.SmsSubmitted(
@@ -871,11 +873,13 @@ class SmppClient(service.MultiService):
         now = self.reactor.seconds()
         self.stats.receipt_latency.observe(now - tracked.since)
         if self._outcomes.get(key) is tracked:
+            # (else a later message got the same first id from the SMSC: outcome(key)
+            # stands for that one from then on, and this one's waiters are all it has)
             del self._outcomes[key]
-        finished = self._finished
-        finished[key] = outcome
-        if len(finished) > 100_000:
-            finished.popitem(last=False)
+            finished = self._finished
+            finished[key] = outcome
+            if len(finished) > 100_000:
+                finished.popitem(last=False)
         if self.events.observed:
             if outcome.delivered:
                 self.events.publish(
@@ -900,13 +904,13 @@ class SmppClient(service.MultiService):
     def outcome(self, message_ids: list[str] | tuple[str, ...] | str) -> Deferred[MessageOutcome]:
         """The final state of a message sent with a receipt (by its first id)."""
         key = message_ids if isinstance(message_ids, str) else message_ids[0]
-        if key in self._finished:
-            return succeed(self._finished[key])
-        tracked = self._outcomes.get(key)
+        tracked = self._outcomes.get(key)  # (the message still waiting comes first:
+        if tracked is None:  # an SMSC may have given its id to a finished one before)
+            if key in self._finished:
+                return succeed(self._finished[key])
+            return fail(KeyError(f"no receipt is tracked for {key}"))
         d: Deferred[MessageOutcome] = Deferred()
-        if tracked is None:
-            d.errback(KeyError(f"no receipt is tracked for {key}"))
-        elif tracked.waiters is None:
+        if tracked.waiters is None:
             tracked.waiters = [d]
         else:
             tracked.waiters.append(d)

@@ -154,12 +154,18 @@ class ReceiptTracker:
         message_ids: tuple[str, ...] | list[str],
         done: Callable[[MessageOutcome], object] | None = None,
         now: float | None = None,
+        *,
+        orphans: bool = True,
     ) -> TrackedMessage:
         """Call ``done(outcome)`` once every segment is final (or the receipt
         timeout passed): :meth:`expect` without a Deferred. Without ``done``,
         the tracker's ``finished(tracked, outcome)`` is called instead. An
         exception from either is logged. ``now``: the clock's time, when the
-        caller has just read it. Returns the tracked message."""
+        caller has just read it. Returns the tracked message.
+
+        Receipts that came before (orphans) finish it at once, before this
+        returns; with ``orphans=False`` they wait for :meth:`match_orphans`
+        (for a caller that must first note the returned message)."""
         ids = message_ids if message_ids.__class__ is tuple else tuple(message_ids)
         if now is None:
             now = self.clock.seconds()
@@ -181,12 +187,17 @@ class ReceiptTracker:
         self._live += 1
         if deadline < self._timer_at:
             self._arm()
+        if orphans and self._orphans:
+            self.match_orphans(tracked)
+        return tracked
+
+    def match_orphans(self, tracked: TrackedMessage) -> None:
+        """Apply the kept receipts (orphans) that belong to ``tracked``."""
         if self._orphans:
-            for message_id in ids:
+            for message_id in tracked.ids:
                 orphan = self._take_orphan(message_id)
                 if orphan is not None:
                     self.receipt(message_id, orphan[1], orphan[2])
-        return tracked
 
     def receipt(self, message_id: str, state: int, error_code: int = 0) -> bool:
         """Record a receipt; True when it matched a tracked segment."""
@@ -311,12 +322,12 @@ class ReceiptTracker:
             if tracked.finished:
                 continue
             if tracked.__class__ is _One:
-                self._index.pop(tracked.ids[0])
+                self._forget(tracked.ids[0], tracked)
             else:
                 t: _Tracked = tracked  # type: ignore[assignment]
                 for i, message_id in enumerate(t.ids):
                     if not t.states[i]:
-                        self._index.pop(message_id)
+                        self._forget(message_id, t)
             self._finish(tracked, timed_out=True)
         while self._orphans:
             orphan_id, (deadline, _, _) = next(iter(self._orphans.items()))
@@ -325,6 +336,16 @@ class ReceiptTracker:
             del self._orphans[orphan_id]
             self._forget_orphan(orphan_id)
         self._arm()
+
+    def _forget(self, message_id: str, tracked: _One) -> None:
+        """Drop ``message_id`` from the index if it still stands for ``tracked``
+        (an SMSC that gave the same id twice: the later message has it now)."""
+        found = self._index.find(message_id)
+        if found is None:
+            return
+        value = found[1]
+        if value is tracked or (value.__class__ is tuple and value[0] is tracked):
+            self._index.pop(message_id)
 
     def stop(self) -> None:
         if self._timer is not None and self._timer.active():

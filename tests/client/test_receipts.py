@@ -265,3 +265,88 @@ def test_lookups_answer_as_a_fresh_normalization_would(stored, probe):
         return
     expected = bool(normalize_message_id(probe)) and normalize_message_id(stored) in message_id_keys(probe)
     assert (index.get(probe) == 1) == expected
+
+
+# -- an SMSC that gives the same message id twice ---------------------------------------------
+
+
+def test_a_reused_id_belongs_to_the_later_message_and_the_earlier_times_out(rig):
+    server, client = setup(rig, ids=["dup", "dup"], receipt_timeout=60.0)
+    first = send(rig, client, "first")
+    first_outcome = consume(client.outcome(first))
+    rig.net.advance(10)
+    second = send(rig, client, "second")
+    assert first == second == ["dup"]
+    second_outcome = consume(client.outcome(second))
+
+    deliver(rig, server, tlv_receipt("dup"))  # the index holds the later message under "dup"
+    assert result_of(second_outcome).delivered
+    assert first_outcome == []
+    assert result_of(consume(client.outcome("dup"))).delivered
+
+    rig.net.advance(50)  # the first message's receipt timeout
+    got = result_of(first_outcome)
+    assert got.timed_out and not got.delivered
+    assert result_of(consume(client.outcome("dup"))).delivered  # still the later message's
+
+
+def test_the_earlier_messages_timeout_leaves_the_later_one_matchable(rig):
+    server, client = setup(rig, ids=["dup", "dup"], receipt_timeout=60.0)
+    first = send(rig, client, "first")
+    first_outcome = consume(client.outcome(first))
+    rig.net.advance(10)
+    send(rig, client, "second")
+    second_outcome = consume(client.outcome("dup"))
+
+    rig.net.advance(50)  # the first one times out; "dup" must still find the second
+    assert result_of(first_outcome).timed_out
+    assert second_outcome == []
+    deliver(rig, server, tlv_receipt("dup", M.UNDELIVERABLE))
+    got = result_of(second_outcome)
+    assert got.state == M.UNDELIVERABLE and not got.timed_out
+
+
+def test_a_finished_message_does_not_answer_for_a_later_one_with_its_id(rig):
+    server, client = setup(rig, ids=["dup", "dup"])
+    first = send(rig, client, "first")
+    deliver(rig, server, tlv_receipt("dup"))
+    assert result_of(consume(client.outcome(first))).delivered
+    send(rig, client, "second")
+    pending = consume(client.outcome("dup"))
+    assert pending == []  # waits for the second message's receipt
+    deliver(rig, server, tlv_receipt("dup", M.EXPIRED))
+    assert result_of(pending).state == M.EXPIRED
+
+
+def test_a_long_messages_timeout_leaves_a_segment_id_reused_by_a_later_message():
+    from twisted.internet.task import Clock
+
+    from smppd.client.receipts import ReceiptTracker
+
+    clock = Clock()
+    seen = []
+    tracker = ReceiptTracker(clock, timeout=60.0, finished=lambda tracked, outcome: seen.append((tracked, outcome)))
+    long_message = tracker.track(("a", "b"))
+    clock.advance(10)
+    later = tracker.track(("b",))  # the SMSC gave "b" again
+    clock.advance(50)
+    assert [(t, o.timed_out, o.states) for t, o in seen] == [(long_message, True, (M.UNKNOWN, M.UNKNOWN))]
+    assert tracker.receipt("b", M.DELIVERED)
+    assert seen[-1][0] is later and seen[-1][1].delivered
+    tracker.stop()
+
+
+def test_orphans_wait_for_match_orphans_when_asked_to():
+    from twisted.internet.task import Clock
+
+    from smppd.client.receipts import ReceiptTracker
+
+    clock = Clock()
+    seen = []
+    tracker = ReceiptTracker(clock, timeout=60.0, finished=lambda tracked, outcome: seen.append(outcome))
+    assert not tracker.receipt("7f", M.DELIVERED)  # before its submit_sm_resp: kept
+    message = tracker.track(("7f",), orphans=False)
+    assert seen == [] and not message.finished
+    tracker.match_orphans(message)
+    assert [o.delivered for o in seen] == [True] and message.finished
+    tracker.stop()
