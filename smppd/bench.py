@@ -18,7 +18,7 @@ and their latency (submit_sm written to the receipt read).
 It is built to stay out of the way of what it measures: pre-encoded
 submit_sm templates whose sequence number is patched in (``wire[:12] + seq +
 wire[16:]``), one write per batch, straight to the socket when Twisted has
-nothing queued (``_Esme._write``), TCP_NODELAY, responses framed by the
+nothing queued (:func:`smppd.protocol.eager_write`), TCP_NODELAY, responses framed by the
 codec's :class:`~smppd.pdu.Framer` and read from the header alone; only
 deliver_sm and the rare other PDUs are fully decoded. It runs on the reactor
 it is given (:func:`run_bench`) or, as a command, under ``task.react``.
@@ -69,6 +69,7 @@ from smppd.pdu import (
     error_response,
     status_name,
 )
+from smppd.protocol import eager_write
 from smppd.text import choose_encoding, parse_receipt, split_text
 
 __all__ = [
@@ -289,7 +290,7 @@ class _Esme(Protocol):
         self.bound_d: Deferred[_Esme] = Deferred()
         self.closed_d: Deferred[None] = Deferred()
         self.unbound_d: Deferred[None] = Deferred()
-        self._eager = False
+        self._write: Callable[[bytes], None] = self._queue_write
 
     # -- Twisted -----------------------------------------------------------------------------
 
@@ -297,27 +298,11 @@ class _Esme(Protocol):
         set_nodelay = getattr(self.transport, "setTcpNoDelay", None)
         if set_nodelay is not None:
             set_nodelay(True)
-        t = self.transport
-        self._eager = all(hasattr(t, a) for a in ("writeSomeData", "_tempDataLen", "dataBuffer", "offset"))
+        self._write = eager_write(self.transport) or self._queue_write  # (to the socket when nothing is queued)
         self.transport.write(self.run.bind_pdu)
 
-    def _write(self, data: bytes) -> None:
-        """``transport.write``, but straight to the socket when nothing is queued.
-
-        Twisted queues every write until the next turn of the reactor (an
-        epoll_ctl, an epoll_wait and a loop iteration more per batch): at
-        window 1 that doubles the bench's cost per message and adds to the
-        round trip it measures. What the socket does not take, and any other
-        transport, goes through ``transport.write`` as usual.
-        """
-        t = self.transport
-        if self._eager and not t._tempDataLen and t.offset == len(t.dataBuffer) and not t.disconnecting:
-            sent = t.writeSomeData(data)
-            if sent.__class__ is int:
-                if sent == len(data):
-                    return
-                data = data[sent:]
-        t.write(data)
+    def _queue_write(self, data: bytes) -> None:
+        self.transport.write(data)
 
     def dataReceived(self, data: bytes) -> None:
         run = self.run

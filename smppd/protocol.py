@@ -58,6 +58,40 @@ _STATUS_OK = bytes(4)  # command_status ESME_ROK, as written
 _CLOSED = State.CLOSED  # (a module global: reading an Enum member off its class costs more)
 _unpack_header = struct.Struct(">IIII").unpack_from
 _session_ids = itertools.count(1)
+
+# What eager_write reads of a Twisted FileDescriptor (tcp.Connection): checked
+# once per connection; a transport without them gets plain transport.write.
+_EAGER_ATTRIBUTES = ("writeSomeData", "connected", "disconnecting", "_writeDisconnected", "_tempDataLen", "dataBuffer", "offset")
+
+
+def eager_write(transport: Any) -> Callable[[bytes], None] | None:
+    """For a plain TCP transport, a ``transport.write`` that sends the bytes
+    to the socket at once when nothing is queued; None for other transports.
+
+    Twisted queues every write until the next turn of the reactor: an
+    epoll_ctl, an epoll_wait and a loop iteration more per batch of answers,
+    and the peer waits for them (at window 1 that doubles the cost per
+    message and adds to every round trip). What the socket does not take at
+    once, and every write while anything is queued, goes through
+    ``transport.write``, so the order of the bytes is kept. TLS transports
+    and anything that is not a Twisted file descriptor (in-memory test
+    transports) get None: the caller uses ``transport.write``. This reads the
+    FileDescriptor's buffer state (``_tempDataLen``, ``dataBuffer``,
+    ``offset``): the attributes are checked here, once per connection."""
+    if getattr(transport, "TLS", False) or not all(hasattr(transport, a) for a in _EAGER_ATTRIBUTES):
+        return None
+
+    def write(data: bytes) -> None:
+        t = transport
+        if t.connected and not (t.disconnecting or t._writeDisconnected or t._tempDataLen) and t.offset == len(t.dataBuffer):
+            sent = t.writeSomeData(data)
+            if sent.__class__ is int:
+                if sent == len(data):
+                    return
+                data = data[sent:]
+        t.write(data)
+
+    return write
 _CONNECTION_DONE = Failure(tx_error.ConnectionDone())
 
 C = CommandId
@@ -164,6 +198,7 @@ class SmppProtocol(Protocol):
         self._out: list[bytes] = []
         self._uncounted: list[bytes] = []  # the part of _out not counted yet (metrics)
         self._receiving = False
+        self._send_out: Callable[[bytes], None] = self._transport_write  # eager_write once connected
         self._paused: set[str] = set()
         self._closing = False
         self._last_rx = 0.0
@@ -208,6 +243,7 @@ class SmppProtocol(Protocol):
     def connectionMade(self) -> None:
         transport = self.transport
         assert transport is not None
+        self._send_out = eager_write(transport) or self._transport_write
         set_no_delay = getattr(transport, "setTcpNoDelay", None)
         if set_no_delay is not None:
             with contextlib.suppress(Exception):  # not a TCP socket (unix, in-memory)
@@ -447,7 +483,7 @@ class SmppProtocol(Protocol):
             if self.pdus is not None:
                 self._uncounted.append(data)
         elif self.transport is not None and self.session.state is not _CLOSED:
-            self.transport.write(data)
+            self._send_out(data)
             if self.pdus is not None:
                 self.pdus.count_out(data)
 
@@ -459,7 +495,7 @@ class SmppProtocol(Protocol):
         if self._receiving:
             self._out.append(data)
         else:
-            self.transport.write(data)
+            self._send_out(data)
         if self.pdus is not None:
             self.pdus.outgoing[kind] += 1
 
@@ -478,9 +514,12 @@ class SmppProtocol(Protocol):
                 self._uncounted.extend(chunks)
         else:
             data = b"".join(chunks)
-            self.transport.write(data)
+            self._send_out(data)
             if pdus is not None and kind is None:
                 pdus.count_out(data)
+
+    def _transport_write(self, data: bytes) -> None:
+        self.transport.write(data)  # type: ignore[union-attr]
 
     def hold_output(self) -> bool:
         """Batch writes as during a read, until :meth:`release_output`; False
@@ -500,7 +539,7 @@ class SmppProtocol(Protocol):
             out, self._out = self._out, []
             uncounted, self._uncounted = self._uncounted, []
             if self.transport is not None and self.session.state is not _CLOSED:
-                self.transport.write(out[0] if len(out) == 1 else b"".join(out))
+                self._send_out(out[0] if len(out) == 1 else b"".join(out))
                 if self.pdus is not None and uncounted:
                     self.pdus.count_out(uncounted[0] if len(uncounted) == 1 else b"".join(uncounted))
 
