@@ -97,7 +97,7 @@ def serve(listen: socket.socket, receipts: bool) -> None:
     stamp = time.strftime("%y%m%d%H%M", time.gmtime()).encode()
     text_mid = b" sub:001 dlvrd:001 submit date:" + stamp + b" done date:" + stamp + b" stat:DELIVRD err:000 text:bench"
     state_tlv = b"\x04\x27\x00\x01\x02"  # message_state DELIVERED
-    conns: dict[socket.socket, list[Any]] = {}  # sock -> [rbuf, out bytearray, deliver seq, closing]
+    conns: dict[socket.socket, list[Any]] = {}  # sock -> [rbuf, out bytearray, deliver seq, closing, writing]
 
     def flush(sock: socket.socket, c: list[Any]) -> None:
         out = c[1]
@@ -113,7 +113,10 @@ def serve(listen: socket.socket, receipts: bool) -> None:
         if c[3] and not out:
             drop(sock)
             return
-        sel.modify(sock, selectors.EVENT_READ | (selectors.EVENT_WRITE if out else 0), c)
+        writing = bool(out)
+        if writing != c[4]:  # (an epoll_ctl only when the write interest changes)
+            c[4] = writing
+            sel.modify(sock, selectors.EVENT_READ | (selectors.EVENT_WRITE if writing else 0), c)
 
     def drop(sock: socket.socket) -> None:
         if sock in conns:
@@ -130,7 +133,7 @@ def serve(listen: socket.socket, receipts: bool) -> None:
                     continue
                 sock.setblocking(False)
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                c = [bytearray(), bytearray(), 1, False]
+                c = [bytearray(), bytearray(), 1, False, False]
                 conns[sock] = c
                 sel.register(sock, selectors.EVENT_READ, c)
                 continue
