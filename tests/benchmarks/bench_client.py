@@ -7,6 +7,8 @@ Not a test (pytest does not collect it): run it and read the figures.
     python tests/benchmarks/bench_client.py --json                # one JSON object
     python tests/benchmarks/bench_client.py --tune-gc             # the collector as twistd smpp-client sets it
     python tests/benchmarks/bench_client.py --profile --windows 10 --receipts off   # cProfile
+    python tests/benchmarks/bench_client.py --bare                # and a bare Twisted client per scenario
+    python tests/benchmarks/bench_client.py --inproc [--idle 0.0003]   # CPU per message without sockets
     python tests/benchmarks/bench_client.py --smsc                # only the fake SMSC, in the
                                                                   # foreground (prints its port)
 
@@ -555,6 +557,8 @@ def inproc(opts: argparse.Namespace, window: int, receipts: bool) -> dict[str, A
                 body += b"\x00\x04\x27\x00\x01\x02"
                 out.append(HEADER.pack(16 + len(body), _DELIVER, 0, dseq) + body)
                 dseq += 1
+        if opts.idle:
+            time.sleep(opts.idle)  # the wait for the peer, as over sockets (see --idle)
         proto.dataReceived(b"".join(out))
     if profiler:
         profiler.disable()
@@ -628,6 +632,13 @@ def main() -> None:
         "--bare", action="store_true", help="also run a bare Twisted client per scenario (the run's baseline)"
     )
     parser.add_argument("--inproc", action="store_true", help="CPU per message without sockets (fake clock)")
+    parser.add_argument(
+        "--idle",
+        type=float,
+        default=0.0,
+        help="with --inproc: sleep this many seconds before each read, as the client waits for the SMSC over sockets"
+        " (what waking from idle costs the CPU per message)",
+    )
     parser.add_argument("--smsc", action="store_true", help="only run the fake SMSC in the foreground")
     parser.add_argument("--smsc-receipts", action="store_true", help="with --smsc: send receipts")
     parser.add_argument("--port", type=int, default=0, help="with --smsc: port to listen on")
