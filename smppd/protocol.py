@@ -5,7 +5,8 @@ Bytes in -> :class:`~smppd.pdu.framer.Framer` -> frames -> the session's
 receive rule -> a frame handler (the hot PDUs: submit_sm on the SMSC,
 submit_sm_resp and deliver_sm on the ESME, read straight from the bytes) or
 a decoded PDU for the handler table -> answers, all answers produced while
-handling one ``dataReceived`` going out in a single ``transport.write``. Requests this side
+handling one ``dataReceived`` going out in a single write (straight to the
+socket when Twisted has nothing queued: :func:`eager_write`). Requests this side
 sends are matched to their responses by sequence number, limited by a window
 (requests beyond it wait for a slot, in order) and expire after the response
 timeout through one sweep timer rather than a timer per request. Every timer
