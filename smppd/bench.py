@@ -65,6 +65,7 @@ from smppd.pdu import (
     PduDecodeError,
     SubmitSm,
     decode_pdu,
+    empty_id_response,
     encode_pdu,
     error_response,
     status_name,
@@ -447,7 +448,7 @@ class _Esme(Protocol):
                 parsed = parse_receipt(pdu.short_message)
                 rid = parsed.id if parsed is not None else ""
             self.run.receipt(rid, t)
-        return _HEADER.pack(17, _DELIVER | _RESP, 0, pdu.sequence_number) + b"\x00"  # deliver_sm_resp
+        return empty_id_response(_DELIVER | _RESP, pdu.sequence_number)
 
     def _undecodable(self, error: PduDecodeError, answers: list[bytes]) -> None:
         answer = error_response(error)

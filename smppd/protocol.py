@@ -45,6 +45,7 @@ from smppd.pdu import (
     PduDecodeError,
     Unbind,
     UnbindResp,
+    empty_id_response,
     encode_pdu,
     error_response,
     status_name,
@@ -351,7 +352,7 @@ class SmppProtocol(Protocol):
                 except Exception:
                     log.failure("{peer}: handler for 0x{cid:08X} failed", peer=self.peer, cid=cid)
                     if not cid & 0x80000000:
-                        self.write(_I4.pack(17) + _I4.pack(cid | 0x80000000) + _I4.pack(S.ESME_RSYSERR) + _I4.pack(seq) + b"\x00")
+                        self.write(empty_id_response(cid | 0x80000000, seq, S.ESME_RSYSERR))
             self.end_of_input()
         finally:
             self._receiving = False

@@ -18,7 +18,6 @@ from twisted.logger import Logger
 
 from smppd.client.wire import (
     ReceiptFields,
-    deliver_sm_resp_ok,
     read_deliver_sm_receipt,
     read_submit_sm_resp,
 )
@@ -32,13 +31,15 @@ from smppd.pdu import (
     Outbind,
     Pdu,
     SubmitSmResp,
+    empty_id_response,
 )
 from smppd.protocol import FrameHandler, SessionConfig, SmppProtocol
 from smppd.session import BindType, Role
 
 log = Logger()
 C = CommandId
-_DELIVER_SM_RESP_OK = (int(C.deliver_sm_resp), 0)  # (command_id, command_status) for write_one's count
+_DELIVER_SM_RESP = int(C.deliver_sm_resp)
+_DELIVER_SM_RESP_OK = (_DELIVER_SM_RESP, 0)  # (command_id, command_status) for write_one's count
 _SUBMIT_SM_RESP = int(C.submit_sm_resp)
 
 _BIND_CLASS = {
@@ -133,7 +134,7 @@ class EsmeProtocol(SmppProtocol):
             self.dispatch_frame(frame)
             return
         handler(self, fields)  # type: ignore[misc]
-        self.write_one(deliver_sm_resp_ok(seq), _DELIVER_SM_RESP_OK)
+        self.write_one(empty_id_response(_DELIVER_SM_RESP, seq), _DELIVER_SM_RESP_OK)
 
     def bind(
         self,

@@ -27,7 +27,6 @@ __all__ = [
     "ONE_SEPTET",
     "RECEIPT_ESM_TYPES",
     "ReceiptFields",
-    "deliver_sm_resp_ok",
     "encode_submit_sm",
     "plain_gsm_septets",
     "plain_submit_sm",
@@ -35,11 +34,9 @@ __all__ = [
     "read_submit_sm_resp",
 ]
 
-_HEADER = struct.Struct(">IIII")
 _TL = struct.Struct(">HH")
 _I4 = struct.Struct(">I")
 _SUBMIT_SM = int(CommandId.submit_sm)
-_DELIVER_SM_RESP_HEAD = _HEADER.pack(17, CommandId.deliver_sm_resp, 0, 0)[:12]
 
 #: esm_class message types (bits 2-5) that mark a deliver_sm as a delivery
 #: receipt, an SME or intermediate delivery acknowledgement, or a manual/user
@@ -291,7 +288,3 @@ def read_deliver_sm_receipt(frame: bytes) -> ReceiptFields | None:
         return None
     return ReceiptFields(source.decode("latin-1"), esm_class, short_message, receipted, state, code, payload)
 
-
-def deliver_sm_resp_ok(sequence_number: int) -> bytes:
-    """deliver_sm_resp ESME_ROK with an empty message_id (17 octets)."""
-    return _DELIVER_SM_RESP_HEAD + _I4.pack(sequence_number) + b"\x00"

@@ -9,7 +9,7 @@ Pure (sans-IO): nothing here imports Twisted.
     True
 """
 
-from smppd.pdu.codec import decode_body, decode_pdu, encode_pdu, error_response
+from smppd.pdu.codec import decode_body, decode_pdu, empty_id_response, encode_pdu, error_response
 from smppd.pdu.constants import (
     HEADER_LENGTH,
     INTERFACE_VERSION_34,
@@ -120,6 +120,7 @@ __all__ = [
     "UnsuccessSme",
     "decode_body",
     "decode_pdu",
+    "empty_id_response",
     "encode_pdu",
     "error_response",
     "status_name",

@@ -39,7 +39,7 @@ _I4 = struct.Struct(">I")
 _unpack_header = HEADER.unpack_from
 _MESSAGE_PAYLOAD = 0x0424
 
-__all__ = ["HEADER", "decode_body", "decode_pdu", "encode_pdu", "error_response"]
+__all__ = ["HEADER", "decode_body", "decode_pdu", "empty_id_response", "encode_pdu", "error_response"]
 
 
 # -- decoding -------------------------------------------------------------
@@ -529,6 +529,13 @@ def _diagnose(pdu: Pdu, error: Exception) -> PduEncodeError:
         elif fc.kind == "sm" and not isinstance(value, (bytes, bytearray)):
             return PduEncodeError(f.name, f"expected bytes, got {type(value).__name__}", fc.status)
     return PduEncodeError(type(pdu).__name__, f"cannot encode: {error}")
+
+
+def empty_id_response(command_id: int, sequence_number: int, command_status: int = 0) -> bytes:
+    """A response whose body is an empty message_id, 17 octets: a
+    deliver_sm_resp, or a submit_sm_resp (or deliver_sm_resp, data_sm_resp)
+    refusing its request. What ``encode_pdu`` writes for it, without the PDU."""
+    return HEADER.pack(17, command_id, command_status, sequence_number) + b"\x00"
 
 
 def encode_pdu(pdu: Pdu) -> bytes:

@@ -41,6 +41,7 @@ from smppd.pdu import (
     SubmitSm,
     UnsuccessSme,
     decode_pdu,
+    empty_id_response,
     encode_pdu,
 )
 from smppd.pdu.codec import layout_pattern
@@ -67,7 +68,6 @@ if TYPE_CHECKING:
 log = Logger()
 S = CommandStatus
 C = CommandId
-_HEADER = struct.Struct(">IIII")
 _RESUME_FRACTION = 0.5
 
 
@@ -97,10 +97,6 @@ def message_id_resp(command_id: int, sequence_number: int, message_id: str) -> b
     if layout is None:
         layout = _RESP_LAYOUTS[n] = struct.Struct(f">IIII{n + 1}s")
     return layout.pack(17 + n, command_id, 0, sequence_number, message_id.encode())
-
-
-def error_resp(command_id: int, sequence_number: int, status: int) -> bytes:
-    return _HEADER.pack(17, command_id, status, sequence_number) + b"\x00"
 
 
 class SmscProtocol(SmppProtocol):
@@ -244,13 +240,13 @@ class SmscProtocol(SmppProtocol):
                 pdu.destination_addr, pdu.dest_addr_ton, pdu.dest_addr_npi, source=False, strict=self._strict
             )
         if status:
-            self.write(error_resp(C.submit_sm_resp, pdu.sequence_number, status))
+            self.write(empty_id_response(C.submit_sm_resp, pdu.sequence_number, status))
             return None
         now = self._last_rx
         if pdu.schedule_delivery_time or pdu.validity_period:
             status, schedule_at, expires_at = self._times(pdu.schedule_delivery_time, pdu.validity_period, now)
             if status:
-                self.write(error_resp(C.submit_sm_resp, pdu.sequence_number, status))
+                self.write(empty_id_response(C.submit_sm_resp, pdu.sequence_number, status))
                 return None
         else:
             schedule_at, expires_at = None, now + self.smsc.config.default_validity
@@ -309,7 +305,7 @@ class SmscProtocol(SmppProtocol):
         else:
             schedule_at, expires_at = None, now + self.smsc.config.default_validity
         if status:
-            self.write(error_resp(C.submit_sm_resp, seq, status))
+            self.write(empty_id_response(C.submit_sm_resp, seq, status))
             return
         message_id = self.smsc.ids.next(now)
         self._batch_messages.append(

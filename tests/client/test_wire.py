@@ -8,14 +8,22 @@ from hypothesis import strategies as st
 
 from smppd.client.wire import (
     ONE_SEPTET,
-    deliver_sm_resp_ok,
     encode_submit_sm,
     plain_gsm_septets,
     plain_submit_sm,
     read_deliver_sm_receipt,
     read_submit_sm_resp,
 )
-from smppd.pdu import DeliverSm, DeliverSmResp, SubmitSm, SubmitSmResp, Tlvs, encode_pdu
+from smppd.pdu import (
+    CommandId,
+    DeliverSm,
+    DeliverSmResp,
+    SubmitSm,
+    SubmitSmResp,
+    Tlvs,
+    empty_id_response,
+    encode_pdu,
+)
 from smppd.pdu.codec import decode_pdu
 from smppd.text import gsm
 from smppd.text.encoding import _GSM_ONE_SEPTET
@@ -220,7 +228,13 @@ def test_read_deliver_sm_receipt_leaves_the_rest_to_the_codec(frame):
 
 def test_deliver_sm_resp_ok_is_the_codecs():
     for seq in (1, 0x7FFFFFFF, 12345):
-        assert deliver_sm_resp_ok(seq) == encode_pdu(DeliverSmResp(sequence_number=seq))
+        assert empty_id_response(CommandId.deliver_sm_resp, seq) == encode_pdu(DeliverSmResp(sequence_number=seq))
+
+
+def test_a_refusing_submit_sm_resp_is_the_codecs():
+    for seq, status in ((1, 0x45), (0x7FFFFFFF, 0x58), (12345, 0x08)):
+        wire = empty_id_response(CommandId.submit_sm_resp, seq, status)
+        assert wire == encode_pdu(SubmitSmResp(sequence_number=seq, command_status=status))
 
 
 # -- plain_submit_sm (send_message's commonest message in one step) ----------------------------
