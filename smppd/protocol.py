@@ -56,7 +56,6 @@ from smppd.session import Role, Session, SessionError, State
 
 log = Logger()
 _I4 = struct.Struct(">I")
-_STATUS_OK = bytes(4)  # command_status ESME_ROK, as written
 _CLOSED = State.CLOSED  # (a module global: reading an Enum member off its class costs more)
 _unpack_header = struct.Struct(">IIII").unpack_from
 _session_ids = itertools.count(1)
@@ -94,6 +93,8 @@ def eager_write(transport: Any) -> Callable[[bytes], None] | None:
         t.write(data)
 
     return write
+
+
 _CONNECTION_DONE = Failure(tx_error.ConnectionDone())
 
 C = CommandId
@@ -599,11 +600,7 @@ class SmppProtocol(Protocol):
         seq = self.session.next_sequence()
         deadline = self.clock.seconds() + self.config.response_timeout
         self._outstanding[seq] = (d, deadline, command_id)
-        data = wire[:12] + _I4.pack(seq) + wire[16:]
-        if wire[8:12] == _STATUS_OK:  # (a request: always, unless built by hand)
-            self.write_one(data, (command_id, 0))
-        else:
-            self.write(data)
+        self.write_one(wire[:12] + _I4.pack(seq) + wire[16:], (command_id, _I4.unpack_from(wire, 8)[0]))
         if self._sweep_call is None:
             self._sweep_call = self.clock.callLater(self.config.response_timeout, self._sweep)
         return seq
