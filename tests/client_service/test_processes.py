@@ -166,6 +166,46 @@ def twistd(*args: str) -> subprocess.Popen[str]:
     )
 
 
+def read_until(proc: subprocess.Popen[str], lines: list[str], pattern: str, seconds: float = 20) -> re.Match[str]:
+    """Read the process's output until a line matches ``pattern``."""
+    assert proc.stdout is not None
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        m = re.search(pattern, line)
+        if m:
+            return m
+    raise AssertionError(f"no line matching {pattern!r} in:\n{''.join(lines)}")
+
+
+def post_message(http_port: int, text: str) -> dict[str, object]:
+    """POST a message to the client's HTTP API; 202 expected, the JSON answer returned."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{http_port}/messages",
+        data=json.dumps({"to": "447700900123", "text": text}).encode(),
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 202
+        return json.loads(response.read())  # type: ignore[no-any-return]
+
+
+def stop(proc: subprocess.Popen[str], lines: list[str]) -> str:
+    """SIGTERM, then the whole output (what ``lines`` read already first)."""
+    try:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=10)
+    lines.append(out)
+    return "".join(lines)
+
+
 def test_twistd_smpp_client_serves_and_stops_on_sigterm(smsc_port, tmp_path):
     config = tmp_path / "client.json"
     config.write_text(
@@ -182,36 +222,11 @@ def test_twistd_smpp_client_serves_and_stops_on_sigterm(smsc_port, tmp_path):
     proc = twistd("smpp-client", "--config", str(config))
     lines: list[str] = []
     try:
-        assert proc.stdout is not None
-        deadline = time.monotonic() + 20
-        http_port = bound = None
-        while (http_port is None or bound is None) and time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            m = re.search(r"HTTP API listening on 127\.0\.0\.1:(\d+)", line)
-            if m:
-                http_port = int(m.group(1))
-            if "bound as transceiver test" in line:
-                bound = True
-        assert http_port and bound, "".join(lines)
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{http_port}/messages",
-            data=json.dumps({"to": "447700900123", "text": "via twistd"}).encode(),
-            method="POST",
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            assert response.status == 202
-            assert len(json.loads(response.read())["message_ids"]) == 1
-        proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=20)
+        http_port = int(read_until(proc, lines, r"HTTP API listening on 127\.0\.0\.1:(\d+)").group(1))
+        read_until(proc, lines, "bound as transceiver test")
+        assert len(post_message(http_port, "via twistd")["message_ids"]) == 1  # type: ignore[arg-type]
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate(timeout=10)
-    lines.append(out)
-    log = "".join(lines)
+        log = stop(proc, lines)
     assert proc.returncode in (0, -signal.SIGTERM), log  # twistd ends with the signal it got
     assert "smpp-client stopped" in log and "Traceback" not in log
 
@@ -223,21 +238,6 @@ def test_twistd_smpp_client_bad_config_is_one_line_exit_2(tmp_path):
     out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 2
     assert out == f"smpp-client: {config}: webhook.mo_ack: must be one of queued, delivered\n"
-
-
-def read_until(proc: subprocess.Popen[str], lines: list[str], pattern: str, seconds: float = 20) -> re.Match[str]:
-    """Read the process's output until a line matches ``pattern``."""
-    assert proc.stdout is not None
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        m = re.search(pattern, line)
-        if m:
-            return m
-    raise AssertionError(f"no line matching {pattern!r} in:\n{''.join(lines)}")
 
 
 def test_twistd_smpp_client_listens_for_outbind_and_reloads_on_sighup(smsc_port, tmp_path):
@@ -269,21 +269,9 @@ def test_twistd_smpp_client_listens_for_outbind_and_reloads_on_sighup(smsc_port,
         refused = read_until(proc, lines, r"reload refused, keeping the current settings: (.*)")
         assert refused.group(1).startswith(f"{config}: invalid JSON")
 
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{http_port}/messages",
-            data=json.dumps({"to": "447700900123", "text": "after two SIGHUPs"}).encode(),
-            method="POST",
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            assert response.status == 202  # the bind made before the reloads is still up
-        proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=20)
+        post_message(http_port, "after two SIGHUPs")  # 202: the bind made before the reloads is still up
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate(timeout=10)
-    lines.append(out)
-    log = "".join(lines)
+        log = stop(proc, lines)
     assert proc.returncode in (0, -signal.SIGTERM), log
     assert "smpp-client stopped" in log and "Traceback" not in log
     assert log.count("bound as transceiver test") == 1, log  # no bind was dropped
