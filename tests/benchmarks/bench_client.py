@@ -12,16 +12,20 @@ Not a test (pytest does not collect it): run it and read the figures.
     python tests/benchmarks/bench_client.py --smsc                # only the fake SMSC, in the
                                                                   # foreground (prints its port)
 
-The SMSC is a minimal one written here (:func:`serve`): raw non-blocking
-sockets and ``selectors`` in a child process, one ``send`` per read, answering
+The SMSC is a minimal one written here, in C (fake_smsc.c, built with the
+system's ``cc`` into the temporary directory on first use; ``--smsc-impl
+python``, or no compiler, runs the same SMSC in Python, :func:`serve`): raw
+non-blocking sockets and epoll in a child process, one ``send`` per read, answering
 bind_*, enquire_link and unbind, every submit_sm with a submit_sm_resp carrying
 an incrementing hex message_id and, with receipts on, a deliver_sm receipt per
 submit (``receipted_message_id`` and ``message_state`` TLVs plus the usual
 ``id:... stat:DELIVRD`` text) right behind the response; deliver_sm_resp is
-swallowed. It does a few struct operations per message, so on this machine it
-answers several times faster than the client sends (``--loadgen`` measures
-its ceiling with the Rust smpp-loadgen, printed as the "fake SMSC ceiling"
-rows; skipped when the binary is missing).
+swallowed. The client and the SMSC take turns (a window's answers come back
+as one read), so the SMSC's time per message adds to the client's in the
+rate: the C one spends 1–8 µs per message here, most of it in the kernel, the
+Python one 4–15 (``--loadgen`` measures its ceiling with the Rust
+smpp-loadgen, printed as the "fake SMSC ceiling" rows; skipped when the
+binary is missing).
 
 The client runs in this process on the epoll reactor: one bind (transceiver),
 ``SessionConfig.window`` = WINDOW, and a driver that keeps ``--inflight``
@@ -45,14 +49,17 @@ import argparse
 import contextlib
 import cProfile
 import gc
+import hashlib
 import json
 import os
 import pstats
 import selectors
+import shutil
 import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -196,14 +203,39 @@ def serve(listen: socket.socket, receipts: bool) -> None:
                 flush(sock, c)  # type: ignore[arg-type]
 
 
+def build_c_smsc() -> str | None:
+    """Compile fake_smsc.c (once per source text) with the system's C compiler; None without one."""
+    source = Path(__file__).with_name("fake_smsc.c")
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        return None
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
+    binary = Path(tempfile.gettempdir()) / f"smppd-bench-fake-smsc-{digest}"
+    if not binary.exists():
+        partial = binary.with_suffix(f".{os.getpid()}")
+        subprocess.run([cc, "-O2", "-o", str(partial), str(source)], check=True)
+        partial.replace(binary)
+    return str(binary)
+
+
 class FakeSmsc:
-    """The fake SMSC as a child process: ``with FakeSmsc(receipts) as smsc: smsc.port``."""
+    """The fake SMSC as a child process: ``with FakeSmsc(receipts) as smsc: smsc.port``.
+
+    ``FakeSmsc.binary`` is the compiled fake_smsc.c when set (the default, see
+    ``--smsc-impl``), else the Python :func:`serve` runs in a child interpreter.
+    """
+
+    binary: str | None = None
 
     def __init__(self, receipts: bool) -> None:
         self.receipts = receipts
 
     def __enter__(self) -> FakeSmsc:
-        argv = [sys.executable, str(Path(__file__).resolve()), "--_smsc", "1" if self.receipts else "0"]
+        flag = "1" if self.receipts else "0"
+        if self.binary:
+            argv = [self.binary, flag]
+        else:
+            argv = [sys.executable, str(Path(__file__).resolve()), "--_smsc", flag]
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
@@ -639,6 +671,12 @@ def main() -> None:
         help="with --inproc: sleep this many seconds before each read, as the client waits for the SMSC over sockets"
         " (what waking from idle costs the CPU per message)",
     )
+    parser.add_argument(
+        "--smsc-impl",
+        choices=("c", "python"),
+        default="c",
+        help="the fake SMSC: fake_smsc.c built with cc (default; Python when there is no compiler) or Python",
+    )
     parser.add_argument("--smsc", action="store_true", help="only run the fake SMSC in the foreground")
     parser.add_argument("--smsc-receipts", action="store_true", help="with --smsc: send receipts")
     parser.add_argument("--port", type=int, default=0, help="with --smsc: port to listen on")
@@ -648,8 +686,17 @@ def main() -> None:
         _smsc_main(opts._smsc == "1")
         return
     if opts.smsc:
+        binary = build_c_smsc() if opts.smsc_impl == "c" else None
+        if binary:
+            os.execv(binary, [binary, "1" if opts.smsc_receipts else "0", str(opts.port)])
         _smsc_main(opts.smsc_receipts, opts.port)
         return
+
+    if opts.smsc_impl == "c" and not opts.inproc:
+        FakeSmsc.binary = build_c_smsc()
+        if FakeSmsc.binary is None:
+            print("no C compiler (cc): the fake SMSC is the Python one", file=sys.stderr)
+    smsc_impl = "c" if FakeSmsc.binary else "python"
 
     if opts.no_gc:
         gc.disable()
@@ -686,12 +733,14 @@ def main() -> None:
         "loadavg": os.getloadavg()[0],
         "count": opts.count,
         "duration": opts.duration,
+        "smsc": smsc_impl,
         "scenarios": [],
     }
     if not opts.json:
         print(
             f"CPython {report['python']}, {report['cpus']} CPU(s), load {report['loadavg']:.2f}; one bind; "
-            f"at most {opts.count:,} messages or {opts.duration:g} s per scenario (after {opts.warmup:,} warm-up)"
+            f"at most {opts.count:,} messages or {opts.duration:g} s per scenario (after {opts.warmup:,} warm-up);"
+            f" fake SMSC in {'C' if smsc_impl == 'c' else 'Python'}"
         )
         print(
             f"  {'scenario':<22} {'msg/s':>9} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8}"
