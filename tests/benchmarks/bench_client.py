@@ -8,6 +8,7 @@ Not a test (pytest does not collect it): run it and read the figures.
     python tests/benchmarks/bench_client.py --tune-gc             # the collector as twistd smpp-client sets it
     python tests/benchmarks/bench_client.py --profile --windows 10 --receipts off   # cProfile
     python tests/benchmarks/bench_client.py --bare                # and a bare Twisted client per scenario
+    python tests/benchmarks/bench_client.py --node                # and node-smpp's client per scenario (node_client.js)
     python tests/benchmarks/bench_client.py --inproc [--idle 0.0003]   # CPU per message without sockets
     python tests/benchmarks/bench_client.py --smsc                # only the fake SMSC, in the
                                                                   # foreground (prints its port)
@@ -613,6 +614,35 @@ def inproc(opts: argparse.Namespace, window: int, receipts: bool) -> dict[str, A
     }
 
 
+NODE_CLIENT = Path(__file__).with_name("node_client.js")
+NODE_SMPP = Path(__file__).resolve().parents[1] / "interop" / "node" / "node_modules" / "smpp"
+
+
+def _node_scenario(opts: argparse.Namespace, window: int, receipts: bool) -> dict[str, Any]:
+    """node-smpp's client (node_client.js) against the same fake SMSC and window."""
+    with FakeSmsc(receipts) as smsc:
+        cpu0 = smsc.cpu_seconds()
+        argv = ["node", str(NODE_CLIENT), str(smsc.port), str(window), str(opts.count), str(opts.warmup),
+                str(opts.duration), "1" if receipts else "0"]  # fmt: skip
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=opts.duration + 60)
+        if out.returncode:
+            raise SystemExit(f"node_client.js failed: {out.stderr.strip()}")
+        raw = json.loads(out.stdout.strip().splitlines()[-1])
+        smsc_cpu = smsc.cpu_seconds() - cpu0
+    return {
+        "name": f"node-smpp w{window}{' rcpt' if receipts else ''}",
+        "window": window,
+        "receipts": receipts,
+        "messages": raw["messages"],
+        "failed": 0,
+        "msg_per_s": raw["msg_per_s"],
+        "latency_ms": _percentiles([]),
+        "client_cpu_us_per_msg": raw["cpu_us_per_msg"],
+        "smsc_cpu_us_per_msg": round(smsc_cpu / max(1, raw["messages"]) * 1e6, 1),
+        "receipts_answered": raw["receipts"],
+    }
+
+
 def _loadgen_ceiling(opts: argparse.Namespace, receipts: bool) -> dict[str, Any]:
     """The fake SMSC driven by the Rust loadgen: how fast it answers one bind at window 64."""
     with FakeSmsc(receipts) as smsc:
@@ -663,6 +693,11 @@ def main() -> None:
     parser.add_argument(
         "--bare", action="store_true", help="also run a bare Twisted client per scenario (the run's baseline)"
     )
+    parser.add_argument(
+        "--node",
+        action="store_true",
+        help="also run node-smpp's client (node_client.js; needs node and tests/interop/node installed) per scenario",
+    )
     parser.add_argument("--inproc", action="store_true", help="CPU per message without sockets (fake clock)")
     parser.add_argument(
         "--idle",
@@ -697,6 +732,9 @@ def main() -> None:
         if FakeSmsc.binary is None:
             print("no C compiler (cc): the fake SMSC is the Python one", file=sys.stderr)
     smsc_impl = "c" if FakeSmsc.binary else "python"
+
+    if opts.node and not (shutil.which("node") and NODE_SMPP.is_dir()):
+        raise SystemExit(f"--node needs node and the npm smpp package in {NODE_SMPP.parent} (.ci/install-interop)")
 
     if opts.no_gc:
         gc.disable()
@@ -763,6 +801,13 @@ def main() -> None:
                         if not opts.json:
                             _print_row(b)
                             print(f"  {'':<22} client / bare Twisted: {r['msg_per_s'] / max(1.0, b['msg_per_s']):.2f}")
+                    if opts.node:
+                        n = _node_scenario(opts, window, dlr)
+                        r["node_msg_per_s"] = n["msg_per_s"]
+                        report["scenarios"].append(n)
+                        if not opts.json:
+                            _print_row(n)
+                            print(f"  {'':<22} client / node-smpp: {r['msg_per_s'] / max(1.0, n['msg_per_s']):.2f}")
 
     failure: list[Any] = []
 
@@ -795,12 +840,14 @@ def main() -> None:
 
 def _print_row(r: dict[str, Any]) -> None:
     lat = r["latency_ms"]
-    outcomes = f"{r['outcomes_per_s']:>10,.0f}" if r["receipts"] else f"{'-':>10}"
+    tracked = r["receipts"] and "receipts_answered" not in r  # (node-smpp's client answers receipts, tracks none)
+    outcomes = f"{r['outcomes_per_s']:>10,.0f}" if tracked else f"{'-':>10}"
     print(
         f"  {r['name']:<22} {r['msg_per_s']:>9,.0f} {lat['p50']:>8.2f} {lat['p90']:>8.2f}"
         f" {lat['p99']:>8.2f} {lat['max']:>8.2f} {r['client_cpu_us_per_msg']:>10} {r['smsc_cpu_us_per_msg']:>8}"
         f" {outcomes}" + (f"  ({r['failed']} failed)" if r["failed"] else "")
-        + (f"  ({r['outcomes']:,} outcomes, {r['delivered']:,} delivered)" if r["receipts"] else "")
+        + (f"  ({r['outcomes']:,} outcomes, {r['delivered']:,} delivered)" if tracked else "")
+        + (f"  ({r['receipts_answered']:,} receipts answered)" if "receipts_answered" in r else "")
     )
 
 
