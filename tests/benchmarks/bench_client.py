@@ -847,7 +847,7 @@ def _print_row(r: dict[str, Any]) -> None:
         f" {lat['p99']:>8.2f} {lat['max']:>8.2f} {r['client_cpu_us_per_msg']:>10} {r['smsc_cpu_us_per_msg']:>8}"
         f" {outcomes}" + (f"  ({r['failed']} failed)" if r["failed"] else "")
         + (f"  ({r['outcomes']:,} outcomes, {r['delivered']:,} delivered)" if tracked else "")
-        + (f"  ({r['receipts_answered']:,} receipts answered)" if "receipts_answered" in r else "")
+        + (f"  ({r['receipts_answered']:,} receipts answered)" if r["receipts"] and "receipts_answered" in r else "")
     )
 
 
