@@ -62,6 +62,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -614,21 +615,33 @@ def inproc(opts: argparse.Namespace, window: int, receipts: bool) -> dict[str, A
     }
 
 
+def _external_client(
+    name: str, argv_for: Callable[[int], list[str]], receipts: bool, timeout: float
+) -> tuple[dict[str, Any], float]:
+    """Run a client that prints one JSON line (``argv_for(port)``) against a
+    fresh fake SMSC: its JSON and the SMSC's CPU seconds meanwhile."""
+    with FakeSmsc(receipts) as smsc:
+        cpu0 = smsc.cpu_seconds()
+        out = subprocess.run(argv_for(smsc.port), capture_output=True, text=True, timeout=timeout)
+        if out.returncode:
+            raise SystemExit(f"{name} failed: {out.stderr.strip()}")
+        raw = json.loads(out.stdout.strip().splitlines()[-1])
+        return raw, smsc.cpu_seconds() - cpu0
+
+
 NODE_CLIENT = Path(__file__).with_name("node_client.js")
 NODE_SMPP = Path(__file__).resolve().parents[1] / "interop" / "node" / "node_modules" / "smpp"
 
 
 def _node_scenario(opts: argparse.Namespace, window: int, receipts: bool) -> dict[str, Any]:
     """node-smpp's client (node_client.js) against the same fake SMSC and window."""
-    with FakeSmsc(receipts) as smsc:
-        cpu0 = smsc.cpu_seconds()
-        argv = ["node", str(NODE_CLIENT), str(smsc.port), str(window), str(opts.count), str(opts.warmup),
-                str(opts.duration), "1" if receipts else "0"]  # fmt: skip
-        out = subprocess.run(argv, capture_output=True, text=True, timeout=opts.duration + 60)
-        if out.returncode:
-            raise SystemExit(f"node_client.js failed: {out.stderr.strip()}")
-        raw = json.loads(out.stdout.strip().splitlines()[-1])
-        smsc_cpu = smsc.cpu_seconds() - cpu0
+    raw, smsc_cpu = _external_client(
+        "node_client.js",
+        lambda port: ["node", str(NODE_CLIENT), str(port), str(window), str(opts.count), str(opts.warmup),
+                      str(opts.duration), "1" if receipts else "0"],  # fmt: skip
+        receipts,
+        opts.duration + 60,
+    )
     return {
         "name": f"node-smpp w{window}{' rcpt' if receipts else ''}",
         "window": window,
@@ -645,21 +658,17 @@ def _node_scenario(opts: argparse.Namespace, window: int, receipts: bool) -> dic
 
 def _loadgen_ceiling(opts: argparse.Namespace, receipts: bool) -> dict[str, Any]:
     """The fake SMSC driven by the Rust loadgen: how fast it answers one bind at window 64."""
-    with FakeSmsc(receipts) as smsc:
-        cpu0 = smsc.cpu_seconds()
-        argv = [
-            opts.loadgen, "--host", "127.0.0.1", "--port", str(smsc.port), "--system-id", "bench",
+    raw, cpu = _external_client(
+        "smpp-loadgen",
+        lambda port: [
+            opts.loadgen, "--host", "127.0.0.1", "--port", str(port), "--system-id", "bench",
             "--password", "bench", "--bind", "trx", "--conns", "1", "--window", "64",
             "--count", str(opts.loadgen_count), "--duration", str(opts.duration), "--text-len", "20",
             "--coding", "gsm7", "--registered-delivery", "1" if receipts else "0",
-        ]  # fmt: skip
-        if receipts:
-            argv += ["--wait-dlr", "10"]
-        out = subprocess.run(argv, capture_output=True, text=True, timeout=opts.duration + 60)
-        if out.returncode:
-            raise SystemExit(f"smpp-loadgen failed: {out.stderr.strip()}")
-        raw = json.loads(out.stdout.strip().splitlines()[-1])
-        cpu = smsc.cpu_seconds() - cpu0
+        ] + (["--wait-dlr", "10"] if receipts else []),  # fmt: skip
+        receipts,
+        opts.duration + 60,
+    )
     return {
         "receipts": receipts,
         "msg_per_s": raw["throughput_per_s"],
