@@ -206,7 +206,8 @@ def serve(listen: socket.socket, receipts: bool) -> None:
 
 
 def build_c_smsc() -> str | None:
-    """Compile fake_smsc.c (once per source text) with the system's C compiler; None without one."""
+    """Compile fake_smsc.c (once per source text) with the system's C compiler;
+    None without one, or when it fails (its errors are printed)."""
     source = Path(__file__).with_name("fake_smsc.c")
     cc = shutil.which("cc") or shutil.which("gcc")
     if cc is None:
@@ -215,7 +216,10 @@ def build_c_smsc() -> str | None:
     binary = Path(tempfile.gettempdir()) / f"smppd-bench-fake-smsc-{digest}"
     if not binary.exists():
         partial = binary.with_suffix(f".{os.getpid()}")
-        subprocess.run([cc, "-O2", "-o", str(partial), str(source)], check=True)
+        built = subprocess.run([cc, "-O2", "-o", str(partial), str(source)], capture_output=True, text=True)
+        if built.returncode:
+            print(f"{cc} could not build {source.name}:\n{built.stderr.strip()}", file=sys.stderr)
+            return None
         partial.replace(binary)
     return str(binary)
 
@@ -739,7 +743,7 @@ def main() -> None:
     if opts.smsc_impl == "c" and not opts.inproc:
         FakeSmsc.binary = build_c_smsc()
         if FakeSmsc.binary is None:
-            print("no C compiler (cc): the fake SMSC is the Python one", file=sys.stderr)
+            print("no C fake SMSC (no cc, or it failed): the fake SMSC is the Python one", file=sys.stderr)
     smsc_impl = "c" if FakeSmsc.binary else "python"
 
     if opts.node and not (shutil.which("node") and NODE_SMPP.is_dir()):
@@ -768,6 +772,7 @@ def main() -> None:
     epollreactor.install()
     from twisted.internet import reactor
     from twisted.internet.defer import ensureDeferred
+    from twisted.internet.threads import deferToThread
     from twisted.logger import globalLogBeginner
 
     globalLogBeginner.beginLoggingTo([], discardBuffer=True, redirectStandardIO=False)
@@ -811,7 +816,8 @@ def main() -> None:
                             _print_row(b)
                             print(f"  {'':<22} client / bare Twisted: {r['msg_per_s'] / max(1.0, b['msg_per_s']):.2f}")
                     if opts.node:
-                        n = _node_scenario(opts, window, dlr)
+                        # (it waits for a child process: off the reactor thread)
+                        n = await deferToThread(_node_scenario, opts, window, dlr)
                         r["node_msg_per_s"] = n["msg_per_s"]
                         report["scenarios"].append(n)
                         if not opts.json:

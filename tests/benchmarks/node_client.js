@@ -42,7 +42,7 @@ session.on('deliver_sm', (pdu) => {
 function sendOne() {
   if (done) return;
   if (ok >= warmup + count || (deadline !== null && process.hrtime.bigint() >= deadline)) {
-    if (ok + 0 >= sent) finish();
+    if (ok >= sent) finish();  // (the last outstanding response)
     return;
   }
   const n = sent++;
