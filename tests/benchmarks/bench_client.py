@@ -809,20 +809,18 @@ def main() -> None:
                     if not opts.json:
                         _print_row(r)
                     if opts.bare:
-                        b = await _bare_scenario(reactor, opts, window, dlr)
-                        r["bare_msg_per_s"] = b["msg_per_s"]
-                        report["scenarios"].append(b)
-                        if not opts.json:
-                            _print_row(b)
-                            print(f"  {'':<22} client / bare Twisted: {r['msg_per_s'] / max(1.0, b['msg_per_s']):.2f}")
+                        baseline(r, "bare", "bare Twisted", await _bare_scenario(reactor, opts, window, dlr))
                     if opts.node:
                         # (it waits for a child process: off the reactor thread)
-                        n = await deferToThread(_node_scenario, opts, window, dlr)
-                        r["node_msg_per_s"] = n["msg_per_s"]
-                        report["scenarios"].append(n)
-                        if not opts.json:
-                            _print_row(n)
-                            print(f"  {'':<22} client / node-smpp: {r['msg_per_s'] / max(1.0, n['msg_per_s']):.2f}")
+                        baseline(r, "node", "node-smpp", await deferToThread(_node_scenario, opts, window, dlr))
+
+    def baseline(r: dict[str, Any], key: str, label: str, b: dict[str, Any]) -> None:
+        """A baseline scenario run right after ``r``: recorded, and its ratio printed."""
+        r[f"{key}_msg_per_s"] = b["msg_per_s"]
+        report["scenarios"].append(b)
+        if not opts.json:
+            _print_row(b)
+            print(f"  {'':<22} client / {label}: {r['msg_per_s'] / max(1.0, b['msg_per_s']):.2f}")
 
     failure: list[Any] = []
 
