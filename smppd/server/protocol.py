@@ -39,6 +39,7 @@ from smppd.pdu import (
     SubmitMulti,
     SubmitMultiResp,
     SubmitSm,
+    SubmitSmResp,
     UnsuccessSme,
     decode_pdu,
     empty_id_response,
@@ -251,9 +252,50 @@ class SmscProtocol(SmppProtocol):
         else:
             schedule_at, expires_at = None, now + self.smsc.config.default_validity
         message = self._message(pdu, pdu.destination_addr, pdu.dest_addr_ton, pdu.dest_addr_npi, now, schedule_at, expires_at)
+        if pdu.replace_if_present_flag == 1:
+            target = self.smsc.waiting_for(self.account.system_id, pdu.source_addr, pdu.destination_addr, pdu.service_type)
+            if target is not None:
+                return self._replace_present(pdu, attrs.evolve(message, message_id=target))
         self._batch_messages.append(message)
         self._batch_answers.append(message_id_resp(C.submit_sm_resp, pdu.sequence_number, message.message_id))
         return None
+
+    def _replace_present(self, pdu: SubmitSm, replacement: Message) -> Pdu | Deferred[Pdu]:
+        """submit_sm with replace_if_present_flag=1 matching a message still
+        held for its schedule: that message takes every field of the new
+        submit and keeps its id, which the submit_sm_resp carries."""
+        seq = pdu.sequence_number
+        d = self._bounded(self.smsc.replace(self.account.system_id, replacement))
+        if d is None:
+            return SubmitSmResp(sequence_number=seq, command_status=S.ESME_RTHROTTLED)
+
+        def answer(status: int) -> Pdu:
+            if status:  # started meanwhile: a new message after all would
+                status = S.ESME_RSUBMITFAIL  # duplicate it; let the ESME decide
+                return SubmitSmResp(sequence_number=seq, command_status=status)
+            return SubmitSmResp(sequence_number=seq, message_id=replacement.message_id)
+
+        d.addCallback(answer)
+        return d
+
+    def _bounded(self, d: Deferred[Any]) -> Deferred[Any] | None:
+        """Count a store look-up (query, cancel, replace) against the inbound
+        window while it is unanswered, like a submit: at the window reading
+        pauses, and what was already read beyond it is refused (None)."""
+        if d.called:
+            return d
+        if self._unanswered >= self._window:
+            d.addErrback(lambda f: log.failure("{peer}: store look-up failed", f, peer=self.peer))
+            return None
+        self._unanswered += 1
+        if self._unanswered >= self._window:
+            self.pause_reading("store")
+        d.addBoth(self._lookup_done)
+        return d
+
+    def _lookup_done(self, result: object) -> object:
+        self._answered(1)
+        return result
 
     def _on_submit_sm_frame(self, frame: bytes, _status: int, seq: int) -> None:
         """submit_sm straight from the bytes, for the common case: no TLVs, no
@@ -283,7 +325,7 @@ class SmscProtocol(SmppProtocol):
             or registered not in _PLAIN_REGISTERED
             or data_coding not in _PLAIN_DATA_CODING
             or priority > "\x03"
-            or replace > "\x01"
+            or replace != "\x00"  # replace_if_present takes the general path
             or default_msg_id != "\x00"
             or not destination
             or (strict and ((s_ton << 8 | s_npi) not in _PLAIN_TON_NPI or (d_ton << 8 | d_npi) not in _PLAIN_TON_NPI))
@@ -337,16 +379,16 @@ class SmscProtocol(SmppProtocol):
         )
         self._batch_answers.append(message_id_resp(C.submit_sm_resp, seq, message_id))
 
-    def _admit(self, pdu: Any, operation: str) -> int:
+    def _admit(self, pdu: Any, operation: str, *, token: bool = True) -> int:
         """Permission, field checks, source policy and the throughput limit."""
         if operation not in self._may:
             return S.ESME_RSUBMITFAIL
         status = check_message_fields(pdu, strict=self._strict)
         if status:
             return status
-        return self._policy(pdu.source_addr, getattr(pdu, "destination_addr", None))
+        return self._policy(pdu.source_addr, getattr(pdu, "destination_addr", None), token=token)
 
-    def _policy(self, source_addr: str, destination_addr: str | None = None) -> int:
+    def _policy(self, source_addr: str, destination_addr: str | None = None, *, token: bool = True) -> int:
         """The account's source patterns, the outbox backlog (what this ESME is
         owed, or what the ESME a destination is routed to is owed), the
         throughput limit."""
@@ -359,7 +401,7 @@ class SmscProtocol(SmppProtocol):
                 return S.ESME_RMSGQFUL
             if destination_addr is not None and self.smsc.route(destination_addr) in backlogged:
                 return S.ESME_RMSGQFUL
-        if self._rate is not None and not self.smsc.take_token(account.system_id, self._rate, self._last_rx):
+        if token and self._rate is not None and not self.smsc.take_token(account.system_id, self._rate, self._last_rx):
             return S.ESME_RTHROTTLED
         return S.ESME_ROK
 
@@ -474,7 +516,7 @@ class SmscProtocol(SmppProtocol):
 
     def _on_submit_multi(self, pdu: SubmitMulti) -> Pdu | None:
         seq = pdu.sequence_number
-        status = self._admit(pdu, "submit_multi")
+        status = self._admit(pdu, "submit_multi", token=False)  # tokens per destination, below
         if not status and not pdu.dest_addresses:
             status = S.ESME_RINVNUMDESTS
         if status:
@@ -500,6 +542,21 @@ class SmscProtocol(SmppProtocol):
                     failed.append(UnsuccessSme(dest.dl_name, S.ESME_RINVDLNAME))
                 else:
                     destinations += [(m, 1, 1) for m in members]
+        smsc = self.smsc
+        if smsc.backlogged and destinations:  # the backlog of the ESME each destination is routed to
+            kept = []
+            for addr, ton, npi in destinations:
+                if smsc.route(addr) in smsc.backlogged:
+                    failed.append(UnsuccessSme(addr, S.ESME_RMSGQFUL, ton, npi))
+                else:
+                    kept.append((addr, ton, npi))
+            destinations = kept
+        if self._rate is not None and destinations:  # one throughput token per destination
+            granted = smsc.take_tokens(self.account.system_id, self._rate, now, len(destinations))
+            if not granted:
+                return SubmitMultiResp(sequence_number=seq, command_status=S.ESME_RTHROTTLED)
+            failed += [UnsuccessSme(a, S.ESME_RTHROTTLED, t, n) for a, t, n in destinations[granted:]]
+            destinations = destinations[:granted]
         if not destinations:
             return SubmitMultiResp(sequence_number=seq, command_status=S.ESME_RSUBMITFAIL, unsuccess_smes=failed)
         base = self.smsc.ids.next()
@@ -530,20 +587,35 @@ class SmscProtocol(SmppProtocol):
     def _on_query_sm(self, pdu: QuerySm) -> Pdu | Deferred[Pdu]:
         if "query_sm" not in self._may:
             return pdu.response(command_status=S.ESME_RQUERYFAIL)
-        d = self.smsc.lookup(pdu.message_id)
+        d = self._bounded(self.smsc.lookup_all(pdu.message_id))
+        if d is None:
+            return pdu.response(command_status=S.ESME_RTHROTTLED)
         d.addCallback(self._query_answer, pdu)
-        return d  # type: ignore[return-value]
+        return d
 
-    def _query_answer(self, m: Message | None, pdu: QuerySm) -> Pdu:
+    def _query_answer(self, found: list[Message], pdu: QuerySm) -> Pdu:
+        """One message's state; for a submit_multi id, the destinations'
+        together: ENROUTE while any is unfinished, then DELIVERED if all
+        were, else the first undelivered one's final state (final_date: the
+        last to finish)."""
+        m = found[0] if found else None
         if m is None or m.system_id != self.account.system_id or (pdu.source_addr and pdu.source_addr != m.source_addr):
             return pdu.response(command_status=S.ESME_RQUERYFAIL)
-        final_date = format_absolute(utc(m.final_at)) if m.final_at is not None else ""
+        state, error_code, final_at = m.state, m.error_code, m.final_at
+        if len(found) > 1:
+            if any(not x.is_final for x in found):
+                state, error_code, final_at = MessageState.ENROUTE, 0, None
+            else:
+                bad = [x for x in found if x.state != MessageState.DELIVERED]
+                state, error_code = (bad[0].state, bad[0].error_code) if bad else (MessageState.DELIVERED, 0)
+                final_at = max(x.final_at or 0.0 for x in found)
+        final_date = format_absolute(utc(final_at)) if final_at is not None else ""
         return QuerySmResp(
             sequence_number=pdu.sequence_number,
             message_id=pdu.message_id,
             final_date=final_date,
-            message_state=m.state,
-            error_code=min(m.error_code, 255),
+            message_state=state,
+            error_code=min(error_code, 255),
         )
 
     def _on_cancel_sm(self, pdu: CancelSm) -> Pdu | Deferred[Pdu]:
@@ -551,11 +623,13 @@ class SmscProtocol(SmppProtocol):
             return CancelSmResp(sequence_number=pdu.sequence_number, command_status=S.ESME_RCANCELFAIL)
         if not pdu.message_id and not (pdu.source_addr and pdu.destination_addr):
             return CancelSmResp(sequence_number=pdu.sequence_number, command_status=S.ESME_RCANCELFAIL)
-        d = self.smsc.cancel(
-            self.account.system_id, pdu.message_id, pdu.source_addr, pdu.destination_addr, pdu.service_type
+        d = self._bounded(
+            self.smsc.cancel(self.account.system_id, pdu.message_id, pdu.source_addr, pdu.destination_addr, pdu.service_type)
         )
+        if d is None:
+            return CancelSmResp(sequence_number=pdu.sequence_number, command_status=S.ESME_RTHROTTLED)
         d.addCallback(lambda status: CancelSmResp(sequence_number=pdu.sequence_number, command_status=status))
-        return d  # type: ignore[return-value]
+        return d
 
     def _on_replace_sm(self, pdu: ReplaceSm) -> Pdu | Deferred[Pdu]:
         seq = pdu.sequence_number
@@ -593,11 +667,11 @@ class SmscProtocol(SmppProtocol):
             expires_at=expires_at,
             source_addr=pdu.source_addr or current.source_addr,
         )
-        d = self.smsc.replace(
-            self.account.system_id, replacement, changed_schedule=bool(pdu.schedule_delivery_time)
-        )
+        d = self._bounded(self.smsc.replace(self.account.system_id, replacement))
+        if d is None:
+            return fail(S.ESME_RTHROTTLED)
         d.addCallback(lambda status: ReplaceSmResp(sequence_number=seq, command_status=status))
-        return d  # type: ignore[return-value]
+        return d
 
     # -- outbound --------------------------------------------------------------
 

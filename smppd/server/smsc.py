@@ -90,6 +90,13 @@ class Smsc:
         self._expiry_call: Any = None
         self._schedule: list[tuple[float, str]] = []
         self._schedule_call: Any = None
+        # Messages held for their schedule_delivery_time (not yet handed to
+        # routing or the backend): the only ones replace_sm and
+        # replace_if_present may change. id -> (system_id, source, dest, service_type)
+        self._waiting: dict[str, tuple[str, str, str, str]] = {}
+        self._waiting_by_key: dict[tuple[str, str, str, str], str] = {}  # the latest held per key
+        # Unfinished messages by (system_id, source, dest): cancel_sm by addresses.
+        self._by_addr: dict[tuple[str, str, str], dict[str, None]] = {}
         self._buckets: dict[str, _Bucket] = {}
         self.backlogged: set[str] = set()
         self._removals: list[str] = []
@@ -298,6 +305,17 @@ class Smsc:
         self.counters["throttled"] += 1
         return False
 
+    def take_tokens(self, system_id: str, rate: float, now: float, n: int) -> int:
+        """Take up to ``n`` tokens at once (submit_multi: one per
+        destination); how many were granted."""
+        if not self.take_token(system_id, rate, now):
+            return 0
+        bucket = self._buckets[system_id]
+        granted = 1 + min(n - 1, int(bucket.tokens))
+        bucket.tokens -= granted - 1
+        self.counters["throttled"] += n - granted
+        return granted
+
     # -- accepting messages ----------------------------------------------------
 
     def submit(self, messages: list[Message]) -> Deferred[None]:
@@ -320,8 +338,10 @@ class Smsc:
         intermediate: list[OutboxItem] = []
         now = self.clock.seconds()
         unfinished = self.unfinished
+        by_addr = self._by_addr
         for m in messages:
             unfinished[m.message_id] = m
+            by_addr.setdefault((m.system_id, m.source_addr, m.destination_addr), {})[m.message_id] = None
             if publish is not None:
                 publish(
                     ev.SmsSubmitted(
@@ -345,6 +365,7 @@ class Smsc:
 
     def _track(self, m: Message) -> None:
         self.unfinished[m.message_id] = m
+        self._by_addr.setdefault((m.system_id, m.source_addr, m.destination_addr), {})[m.message_id] = None
         if m.expires_at is not None:
             self._watch_expiry(m)
 
@@ -390,6 +411,7 @@ class Smsc:
             if m.schedule_at is not None and m.schedule_at > now:
                 heapq.heappush(self._schedule, (m.schedule_at, m.message_id))
                 self._arm_schedule()
+                self._hold(m)
                 continue
             target = self.route(m.destination_addr) if routing else None
             if target is None:
@@ -475,6 +497,7 @@ class Smsc:
                 untrack(m)
             else:
                 unfinished.pop(m.message_id, None)  # nothing to take out of the expiry watch
+            self._unindex(m)
             # The one change in place a Message gets (see smppd.model): it has
             # left `unfinished` and the store is told right below.
             m.state = state
@@ -676,12 +699,39 @@ class Smsc:
         while self._schedule and self._schedule[0][0] <= now:
             at, message_id = heapq.heappop(self._schedule)
             m = self.unfinished.get(message_id)
-            if m is not None and m.schedule_at == at:
+            # (a replaced message can have two entries: only a held one starts)
+            if m is not None and m.schedule_at == at and message_id in self._waiting:
+                self._release(message_id)
                 self._start(m)
         if self._schedule:
             self._arm_schedule()
 
     # -- query, cancel, replace -------------------------------------------------
+
+    def _hold(self, m: Message) -> None:
+        key = (m.system_id, m.source_addr, m.destination_addr, m.service_type)
+        self._waiting[m.message_id] = key
+        self._waiting_by_key[key] = m.message_id
+
+    def _release(self, message_id: str) -> None:
+        key = self._waiting.pop(message_id, None)
+        if key is not None and self._waiting_by_key.get(key) == message_id:
+            del self._waiting_by_key[key]
+
+    def _unindex(self, m: Message) -> None:
+        if self._waiting:
+            self._release(m.message_id)
+        key = (m.system_id, m.source_addr, m.destination_addr)
+        ids = self._by_addr.get(key)
+        if ids is not None:
+            ids.pop(m.message_id, None)
+            if not ids:
+                del self._by_addr[key]
+
+    def waiting_for(self, system_id: str, source_addr: str, destination_addr: str, service_type: str) -> str | None:
+        """The id of the latest message of ``system_id`` still held for its
+        schedule with these addresses and service_type (replace_if_present)."""
+        return self._waiting_by_key.get((system_id, source_addr, destination_addr, service_type))
 
     def lookup(self, message_id: str) -> Deferred[Message | None]:
         m = self.unfinished.get(message_id)
@@ -689,22 +739,45 @@ class Smsc:
             return succeed(m)
         return self.store.get_message(message_id)
 
+    def lookup_all(self, message_id: str) -> Deferred[list[Message]]:
+        """A message and, for a submit_multi id, every destination of it
+        (``id``, ``id-2`` ... ``id-n``); empty when unknown."""
+        d = self.lookup(message_id)
+
+        def more(first: Message | None) -> Any:
+            if first is None:
+                return []
+            if first.submitted_as != "submit_multi" or first.sub_count <= 1 or "-" in message_id:
+                return [first]  # (our ids have no "-": the submit_multi id is the first destination's)
+            rest = [self.lookup(f"{message_id}-{i}") for i in range(2, first.sub_count + 1)]
+            dl = DeferredList(rest, fireOnOneErrback=True, consumeErrors=True)
+            dl.addCallback(lambda results: [first] + [m for _ok, m in results if m is not None])
+            return dl
+
+        d.addCallback(more)
+        return d  # type: ignore[return-value]
+
     def cancel(
         self, system_id: str, message_id: str, source_addr: str, destination_addr: str, service_type: str
     ) -> Deferred[int]:
         """ESME_ROK when at least one matching unfinished message of
-        ``system_id`` was cancelled, else ESME_RCANCELFAIL."""
+        ``system_id`` was cancelled, else ESME_RCANCELFAIL. A submit_multi id
+        cancels every destination still unfinished."""
+        unfinished = self.unfinished
         if message_id:
-            m = self.unfinished.get(message_id)
+            m = unfinished.get(message_id)
             targets = [m] if m is not None else []
+            probe = m if m is not None or "-" in message_id else unfinished.get(f"{message_id}-2")
+            if probe is not None and probe.submitted_as == "submit_multi" and "-" not in message_id:
+                for i in range(2, probe.sub_count + 1):
+                    other = unfinished.get(f"{message_id}-{i}")
+                    if other is not None:
+                        targets.append(other)
         else:
-            targets = [
-                m
-                for m in self.unfinished.values()
-                if m.source_addr == source_addr
-                and m.destination_addr == destination_addr
-                and (not service_type or m.service_type == service_type)
-            ]
+            ids = self._by_addr.get((system_id, source_addr, destination_addr), {})
+            targets = [unfinished[i] for i in ids if i in unfinished]
+            if service_type:
+                targets = [m for m in targets if m.service_type == service_type]
         targets = [
             m
             for m in targets
@@ -714,45 +787,46 @@ class Smsc:
         ]
         if not targets:
             return succeed(S.ESME_RCANCELFAIL)
-        writes = [self.finish(m, MessageState.DELETED) for m in targets]
-        d = DeferredList(writes, fireOnOneErrback=True, consumeErrors=True)
+        d = self.finish_many([(m, MessageState.DELETED, 0) for m in targets])
         d.addCallback(lambda _: S.ESME_ROK)
         return d  # type: ignore[return-value]
 
-    def replace(self, system_id: str, replacement: Message, changed_schedule: bool) -> Deferred[int]:
-        """Replace an unfinished message's content (replace_sm)."""
-        current = self.unfinished.get(replacement.message_id)
-        if current is None or current.system_id != system_id or current.source_addr != replacement.source_addr:
+    def replace(self, system_id: str, replacement: Message) -> Deferred[int]:
+        """Replace a message still held for its schedule (replace_sm, and
+        submit_sm with replace_if_present_flag=1). A message already handed
+        to routing or the delivery backend cannot be replaced:
+        ESME_RREPLACEFAIL, as for an unknown id or another tenant's. A
+        replacement whose schedule is now or past starts at once."""
+        message_id = replacement.message_id
+        current = self.unfinished.get(message_id)
+        if (
+            current is None
+            or message_id not in self._waiting
+            or current.system_id != system_id
+            or current.source_addr != replacement.source_addr
+        ):
             return succeed(S.ESME_RREPLACEFAIL)
-        for disp in self.dispatchers.values():
-            if any(i.message_id == current.message_id for i in disp.inflight.values()):
-                return succeed(S.ESME_RREPLACEFAIL)  # already on its way to an ESME
         d = self.store.update_message(replacement)
 
         def stored(_: object) -> int:
-            if replacement.message_id not in self.unfinished:
-                return S.ESME_RREPLACEFAIL
-            self.unfinished[replacement.message_id] = replacement
-            self._replace_outbox_copy(replacement)
-            if replacement.expires_at != current.expires_at:
-                self._untrack(current)
-                self._track(replacement)
-            if changed_schedule and replacement.schedule_at is not None:
-                heapq.heappush(self._schedule, (replacement.schedule_at, replacement.message_id))
-                self._arm_schedule()
+            now_current = self.unfinished.get(message_id)
+            if now_current is None or message_id not in self._waiting:
+                return S.ESME_RREPLACEFAIL  # started, cancelled or expired meanwhile
+            self._untrack(now_current)  # (out of unfinished and the expiry watch)
+            self._track(replacement)
+            at = replacement.schedule_at
+            if at is not None and at > self.clock.seconds():
+                if at != now_current.schedule_at:
+                    heapq.heappush(self._schedule, (at, message_id))
+                    self._arm_schedule()
+                self._hold(replacement)
+            else:
+                self._release(message_id)
+                self._start(replacement)
             return S.ESME_ROK
 
         d.addCallback(stored)
         return d  # type: ignore[return-value]
-
-    def _replace_outbox_copy(self, m: Message) -> None:
-        for disp in self.dispatchers.values():
-            for queue in (disp.ready,):
-                for i, item in enumerate(queue):
-                    if item.kind == OutboxItem.MESSAGE and item.message_id == m.message_id:
-                        new = attrs.evolve(item, pdu=delivery_pdu(m, as_data_sm=m.submitted_as == "data_sm"))
-                        queue[i] = new
-                        self.store.outbox_update([new]).addErrback(self._store_failed, "outbox_update")
 
     # -- helpers for sessions ----------------------------------------------------
 

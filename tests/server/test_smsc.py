@@ -363,7 +363,7 @@ def test_responses_of_one_read_share_one_write(h):
 
 def test_query_cancel_replace_lifecycle(h):
     proto, transport = h.bind()
-    (resp,) = h.request(proto, transport, submit(registered_delivery=1))
+    (resp,) = h.request(proto, transport, submit(registered_delivery=1, schedule_delivery_time=format_relative(60)))
     mid = resp.message_id
     (q,) = h.request(proto, transport, QuerySm(sequence_number=20, message_id=mid, source_addr="Shop", source_addr_ton=5))
     assert isinstance(q, QuerySmResp) and q.message_state == MessageState.ENROUTE and q.final_date == ""
