@@ -234,7 +234,7 @@ class SmscProtocol(SmppProtocol):
 
     # -- the submit path -----------------------------------------------------
 
-    def _on_submit_sm(self, pdu: SubmitSm) -> Pdu | None:
+    def _on_submit_sm(self, pdu: SubmitSm) -> Pdu | Deferred[Pdu] | None:
         status = self._admit(pdu, "submit_sm")
         if not status:
             status = check_address(
@@ -265,9 +265,9 @@ class SmscProtocol(SmppProtocol):
         held for its schedule: that message takes every field of the new
         submit and keeps its id, which the submit_sm_resp carries."""
         seq = pdu.sequence_number
-        d = self._bounded(self.smsc.replace(self.account.system_id, replacement))
-        if d is None:
+        if self._window_full():
             return SubmitSmResp(sequence_number=seq, command_status=S.ESME_RTHROTTLED)
+        d = self._bounded(self.smsc.replace(self.account.system_id, replacement))
 
         def answer(status: int) -> Pdu:
             if status:  # started meanwhile: a new message after all would
@@ -278,15 +278,17 @@ class SmscProtocol(SmppProtocol):
         d.addCallback(answer)
         return d
 
-    def _bounded(self, d: Deferred[Any]) -> Deferred[Any] | None:
+    def _window_full(self) -> bool:
+        """Whether the inbound window is full: a query, cancel or replace
+        read beyond it is refused ESME_RTHROTTLED before it starts."""
+        return self._unanswered >= self._window
+
+    def _bounded(self, d: Deferred[Any]) -> Deferred[Any]:
         """Count a store look-up (query, cancel, replace) against the inbound
         window while it is unanswered, like a submit: at the window reading
-        pauses, and what was already read beyond it is refused (None)."""
+        pauses."""
         if d.called:
             return d
-        if self._unanswered >= self._window:
-            d.addErrback(lambda f: log.failure("{peer}: store look-up failed", f, peer=self.peer))
-            return None
         self._unanswered += 1
         if self._unanswered >= self._window:
             self.pause_reading("store")
@@ -587,9 +589,9 @@ class SmscProtocol(SmppProtocol):
     def _on_query_sm(self, pdu: QuerySm) -> Pdu | Deferred[Pdu]:
         if "query_sm" not in self._may:
             return pdu.response(command_status=S.ESME_RQUERYFAIL)
-        d = self._bounded(self.smsc.lookup_all(pdu.message_id))
-        if d is None:
+        if self._window_full():
             return pdu.response(command_status=S.ESME_RTHROTTLED)
+        d = self._bounded(self.smsc.lookup_all(pdu.message_id))
         d.addCallback(self._query_answer, pdu)
         return d
 
@@ -623,11 +625,11 @@ class SmscProtocol(SmppProtocol):
             return CancelSmResp(sequence_number=pdu.sequence_number, command_status=S.ESME_RCANCELFAIL)
         if not pdu.message_id and not (pdu.source_addr and pdu.destination_addr):
             return CancelSmResp(sequence_number=pdu.sequence_number, command_status=S.ESME_RCANCELFAIL)
+        if self._window_full():
+            return CancelSmResp(sequence_number=pdu.sequence_number, command_status=S.ESME_RTHROTTLED)
         d = self._bounded(
             self.smsc.cancel(self.account.system_id, pdu.message_id, pdu.source_addr, pdu.destination_addr, pdu.service_type)
         )
-        if d is None:
-            return CancelSmResp(sequence_number=pdu.sequence_number, command_status=S.ESME_RTHROTTLED)
         d.addCallback(lambda status: CancelSmResp(sequence_number=pdu.sequence_number, command_status=status))
         return d
 
@@ -667,9 +669,9 @@ class SmscProtocol(SmppProtocol):
             expires_at=expires_at,
             source_addr=pdu.source_addr or current.source_addr,
         )
-        d = self._bounded(self.smsc.replace(self.account.system_id, replacement))
-        if d is None:
+        if self._window_full():
             return fail(S.ESME_RTHROTTLED)
+        d = self._bounded(self.smsc.replace(self.account.system_id, replacement))
         d.addCallback(lambda status: ReplaceSmResp(sequence_number=seq, command_status=status))
         return d
 

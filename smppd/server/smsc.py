@@ -309,6 +309,7 @@ class Smsc:
         """Take up to ``n`` tokens at once (submit_multi: one per
         destination); how many were granted."""
         if not self.take_token(system_id, rate, now):
+            self.counters["throttled"] += n - 1
             return 0
         bucket = self._buckets[system_id]
         granted = 1 + min(n - 1, int(bucket.tokens))
@@ -817,7 +818,17 @@ class Smsc:
             at = replacement.schedule_at
             if at is not None and at > self.clock.seconds():
                 if at != now_current.schedule_at:
-                    heapq.heappush(self._schedule, (at, message_id))
+                    schedule = self._schedule
+                    heapq.heappush(schedule, (at, message_id))
+                    if len(schedule) > 2 * len(self._waiting) + 1024:
+                        # Mostly entries left by replaced schedules (a peer can
+                        # make them at will): rebuild, amortised O(1) per replace.
+                        schedule[:] = [
+                            (m.schedule_at, i)
+                            for i in self._waiting
+                            if (m := self.unfinished.get(i)) is not None and m.schedule_at is not None
+                        ]
+                        heapq.heapify(schedule)
                     self._arm_schedule()
                 self._hold(replacement)
             else:

@@ -34,6 +34,7 @@ from smppd.pdu import (
     SubmitMulti,
     SubmitMultiResp,
 )
+from smppd.pdu.timefmt import format_relative
 from smppd.protocol import SessionConfig, SmppError
 from smppd.server.config import ServerConfig
 from smppd.server.delivery import SimulatorRule
@@ -158,7 +159,8 @@ def test_a_simulator_rule_gives_undeliv(live):
 def test_query_replace_cancel_submit_multi_and_data_sm(live):
     smsc = yield live.smsc()
     client = live.client(live.listen(smsc))
-    (mid,) = yield within(client.send_message("Shop", SLOW + "00001", "to be changed", receipt=True))
+    # (held for its schedule: replace_sm applies to a message not yet started)
+    (mid,) = yield within(client.send_message("Shop", SLOW + "00001", "to be changed", receipt=True, schedule_delivery_time=format_relative(3600)))
     q = yield within(client.submit(QuerySm(message_id=mid, source_addr="Shop", source_addr_ton=5)))
     assert isinstance(q, QuerySmResp) and q.message_state == M.ENROUTE
     r = yield within(client.submit(ReplaceSm(message_id=mid, source_addr="Shop", source_addr_ton=5, short_message=b"changed", registered_delivery=1)))

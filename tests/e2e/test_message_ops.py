@@ -7,7 +7,15 @@ import pytest
 import pytest_twisted
 
 from smppd.auth import Users
-from smppd.pdu import CancelSm, CommandStatus, DestAddress, MessageState, QuerySm, SubmitMulti, UnsuccessSme
+from smppd.pdu import (
+    CancelSm,
+    CommandStatus,
+    DestAddress,
+    MessageState,
+    QuerySm,
+    SubmitMulti,
+    UnsuccessSme,
+)
 from smppd.pdu.timefmt import format_relative
 from smppd.protocol import SmppError
 from tests.e2e.support import HOLD_PREFIX, HOLD_RULE, server_config, submit_sm
@@ -39,7 +47,7 @@ def test_submit_multi_is_throttled_per_destination_over_the_wire(live):
     users = Users([account("alice", throughput=3)])
     server = yield live.start(users=users)
     esme = yield server.esme(system_id="alice", password="secret")
-    dests = [HOLD_PREFIX + "%05d" % i for i in range(5)]
+    dests = [f"{HOLD_PREFIX}{i:05d}" for i in range(5)]
     resp = yield esme.request(multi(dests))
     # a burst of 3 (one second's worth): three destinations accepted, two refused
     assert resp.unsuccess_smes == tuple(UnsuccessSme(d, S.ESME_RTHROTTLED, 1, 1) for d in dests[3:])
