@@ -591,7 +591,7 @@ class SmscProtocol(SmppProtocol):
             return pdu.response(command_status=S.ESME_RQUERYFAIL)
         if self._window_full():
             return pdu.response(command_status=S.ESME_RTHROTTLED)
-        d = self._bounded(self.smsc.lookup_all(pdu.message_id))
+        d = self._bounded(self.smsc.lookup_all(pdu.message_id, self.account.system_id))
         d.addCallback(self._query_answer, pdu)
         return d
 

@@ -740,15 +740,16 @@ class Smsc:
             return succeed(m)
         return self.store.get_message(message_id)
 
-    def lookup_all(self, message_id: str) -> Deferred[list[Message]]:
-        """A message and, for a submit_multi id, every destination of it
-        (``id``, ``id-2`` ... ``id-n``); empty when unknown."""
+    def lookup_all(self, message_id: str, system_id: str) -> Deferred[list[Message]]:
+        """A message and, for a submit_multi id of ``system_id``, every
+        destination of it (``id``, ``id-2`` ... ``id-n``); empty when unknown.
+        (Another account's message comes alone: the caller refuses it.)"""
         d = self.lookup(message_id)
 
         def more(first: Message | None) -> Any:
             if first is None:
                 return []
-            if first.submitted_as != "submit_multi" or first.sub_count <= 1 or "-" in message_id:
+            if first.submitted_as != "submit_multi" or first.sub_count <= 1 or "-" in message_id or first.system_id != system_id:
                 return [first]  # (our ids have no "-": the submit_multi id is the first destination's)
             rest = [self.lookup(f"{message_id}-{i}") for i in range(2, first.sub_count + 1)]
             dl = DeferredList(rest, fireOnOneErrback=True, consumeErrors=True)
