@@ -88,6 +88,12 @@ class Smsc:
         self._expiry_buckets: dict[int, set[str]] = {}
         self._expiry_keys: list[int] = []
         self._expiry_call: Any = None
+        # Outbox validity in the same buckets and timer: the system_ids whose
+        # dispatcher holds an item that expires in that second (whether or not
+        # the ESME is bound: an ESME that never binds must not hold its
+        # backlog forever).
+        self._outbox_expiry: dict[int, set[str]] = {}
+        self._final_retries: set[Any] = set()
         self._schedule: list[tuple[float, str]] = []
         self._schedule_call: Any = None
         self._buckets: dict[str, _Bucket] = {}
@@ -642,7 +648,7 @@ class Smsc:
             self._expiry_call.cancel()
         self._expiry_call = None
         keys = self._expiry_keys
-        while keys and not self._expiry_buckets.get(keys[0]):
+        while keys and not self._expiry_buckets.get(keys[0]) and keys[0] not in self._outbox_expiry:
             self._expiry_buckets.pop(heapq.heappop(keys), None)  # emptied by finished messages
         if keys:
             delay = max(0.0, keys[0] - self.clock.seconds())
@@ -653,14 +659,36 @@ class Smsc:
         now = self.clock.seconds()
         keys = self._expiry_keys
         expired: list[tuple[Message, int, int]] = []
+        outbox = self._outbox_expiry
+        due: set[str] = set()
         while keys and keys[0] <= now:
-            for message_id in self._expiry_buckets.pop(heapq.heappop(keys), ()):
+            key = heapq.heappop(keys)
+            if outbox:
+                due.update(outbox.pop(key, ()))
+            for message_id in self._expiry_buckets.pop(key, ()):
                 m = self.unfinished.get(message_id)
                 if m is not None and m.expires_at is not None and m.expires_at <= now:
                     expired.append((m, MessageState.EXPIRED, 0))
         if expired:
             self.finish_many(expired)
+        for system_id in due:
+            disp = self.dispatchers.get(system_id)
+            if disp is not None:
+                disp.expire(now)
         self._arm_expiry()
+
+    def watch_outbox_expiry(self, system_id: str, expires_at: float) -> None:
+        """Expire ``system_id``'s outbox items at ``expires_at`` (called by its
+        dispatcher for each second its items expire in)."""
+        key = int(expires_at) + 1
+        watched = self._outbox_expiry.get(key)
+        if watched is not None:
+            watched.add(system_id)
+            return
+        self._outbox_expiry[key] = {system_id}
+        heapq.heappush(self._expiry_keys, key)
+        if self._expiry_call is None or self._expiry_call.getTime() > key:
+            self._arm_expiry()
 
     def _arm_schedule(self) -> None:
         if self._schedule_call is not None and self._schedule_call.active():
