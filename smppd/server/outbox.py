@@ -69,11 +69,18 @@ def for_smpp33(wire: bytes) -> bytes:
         payload = pdu.tlvs.raw(0x0424) or b""
         if len(payload) > 254:
             log.warn("data_sm payload of {n} octets cut to 254 for an SMPP 3.3 peer", n=len(payload))
+        fields = carried_fields(pdu)
+        for name in ("source_addr", "destination_addr"):
+            address = fields[name]
+            if isinstance(address, str) and len(address) > 20:
+                # deliver_sm takes 20 octets; there is nothing else to send a 3.3 peer.
+                log.warn("data_sm {name} of {n} characters cut to 20 for an SMPP 3.3 peer", name=name, n=len(address))
+                fields[name] = address[:20]
         deliver = DeliverSm(
             esm_class=pdu.esm_class,
             registered_delivery=pdu.registered_delivery,
             short_message=payload[:254],
-            **carried_fields(pdu),  # type: ignore[arg-type]
+            **fields,  # type: ignore[arg-type]
         )
         return encode_pdu(deliver)
     return encode_pdu(attrs.evolve(pdu, tlvs=()))
