@@ -93,7 +93,11 @@ class Smsc:
         # the ESME is bound: an ESME that never binds must not hold its
         # backlog forever).
         self._outbox_expiry: dict[int, set[str]] = {}
-        self._final_retries: set[Any] = set()
+        # Final states the store failed to write: retried together, with
+        # back-off, until they are durable (their receipts wait for that).
+        self._unwritten: list[tuple[list[tuple[Message, Sequence[OutboxItem]]], list[OutboxItem], Deferred[None]]] = []
+        self._unwritten_call: Any = None
+        self._unwritten_failures = 0
         self._schedule: list[tuple[float, str]] = []
         self._schedule_call: Any = None
         self._buckets: dict[str, _Bucket] = {}
@@ -110,6 +114,7 @@ class Smsc:
             "receipts_sent": 0,
             "throttled": 0,
             "bind_failures": 0,
+            "final_write_failures": 0,
         }
 
     # -- life ------------------------------------------------------------------
@@ -170,7 +175,7 @@ class Smsc:
             self._flush_removals()
             for disp in self.dispatchers.values():
                 disp.stop()
-            for call in (self._expiry_call, self._schedule_call):
+            for call in (self._expiry_call, self._schedule_call, self._unwritten_call):
                 if call is not None and call.active():
                     call.cancel()
             for backend in (*self._old_backends, self.backend):
@@ -512,8 +517,52 @@ class Smsc:
         if not d.called:
             self._pending_writes.add(d)
             d.addBoth(self._write_done, d)
-        d.addCallbacks(self._finished_stored, self._store_failed, callbackArgs=(all_items,), errbackArgs=("update",))
-        return d.addCallback(lambda _: None)
+        return d.addCallbacks(self._finished_stored, self._final_write_failed, callbackArgs=(all_items,), errbackArgs=(updates, all_items))
+
+    def _final_write_failed(
+        self, failure: Failure, updates: list[tuple[Message, Sequence[OutboxItem]]], items: list[OutboxItem]
+    ) -> Deferred[None]:
+        """The store did not take final states: keep them (and their receipts)
+        for a retry with back-off; the returned Deferred fires once durable."""
+        self.counters["final_write_failures"] += 1
+        if self._unwritten_failures == 0:
+            log.failure("store failed to write {n} final state(s); retrying until it takes them", failure, n=len(updates))
+        self._unwritten_failures += 1
+        done: Deferred[None] = Deferred()
+        self._unwritten.append((updates, items, done))
+        self._pending_writes.add(done)
+        done.addBoth(self._write_done, done)
+        self._arm_unwritten()
+        return done
+
+    def _arm_unwritten(self) -> None:
+        """One retry timer for every unwritten final state: 1 s, doubling, at most 60 s."""
+        if self._unwritten_call is None and self.accepting:
+            delay = min(60.0, 2.0 ** min(self._unwritten_failures - 1, 6))
+            self._unwritten_call = self.clock.callLater(delay, self._write_unwritten)
+
+    def _write_unwritten(self) -> None:
+        self._unwritten_call = None
+        batches, self._unwritten = self._unwritten, []
+        updates = [u for batch, _items, _d in batches for u in batch]
+        items = [i for _batch, its, _d in batches for i in its]
+
+        def stored(_: object) -> None:
+            if self._unwritten_failures:
+                log.info("store took the {n} final state(s) it had failed to write", n=len(updates))
+            self._unwritten_failures = 0
+            self._finished_stored(None, items)
+            for _batch, _its, d in batches:
+                d.callback(None)
+
+        def failed(failure: Failure) -> None:
+            self.counters["final_write_failures"] += 1
+            self._unwritten_failures += 1
+            log.debug("store still failing final states: {e}", e=failure.value)
+            self._unwritten[:0] = batches
+            self._arm_unwritten()
+
+        self.store.finish_messages(updates).addCallbacks(stored, failed)
 
     def _publish_final(self, publish: Any, final: Message, receipt: bool) -> None:
         now = final.final_at or 0.0
@@ -556,7 +605,7 @@ class Smsc:
 
     def _finished_stored(self, _: object, items: list[OutboxItem]) -> None:
         if not items:
-            return
+            return None
         by_system: dict[str, list[OutboxItem]] = {}
         for item in items:
             by_system.setdefault(item.system_id, []).append(item)
