@@ -24,7 +24,7 @@ from twisted.python.failure import Failure
 from smppd import events as ev
 from smppd.interfaces import IDeliveryBackend, IMessageStore
 from smppd.metrics import ServiceStats
-from smppd.model import Message, OutboxItem
+from smppd.model import Message, OutboxItem, finished
 from smppd.pdu import CommandStatus, MessageState
 from smppd.server.config import ServerConfig
 from smppd.server.delivery import DeliveryOutcome, SimulatorBackend
@@ -486,12 +486,9 @@ class Smsc:
                 untrack(m)
             else:
                 unfinished.pop(m.message_id, None)  # nothing to take out of the expiry watch
-            # The one change in place a Message gets (see smppd.model): it has
-            # left `unfinished` and the store is told right below.
-            m.state = state
-            m.final_at = now
-            m.error_code = error_code
-            final = m
+            # A new record, not a change in place (see smppd.model): the store
+            # may still be reading ``m`` from a thread of its own.
+            final = m = finished(m, state, now, error_code)
             wanted = m.registered_delivery & 0x03  # needs_receipt(final), inlined
             if wanted == 1 or (wanted == 2 and state != MessageState.DELIVERED):
                 item = OutboxItem(
