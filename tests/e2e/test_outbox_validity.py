@@ -9,7 +9,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.task import LoopingCall
 
 from smppd.pdu import CommandId, CommandStatus, DataSm
-from tests.e2e.support import TIMEOUT, Esme, reactor, server_config, within
+from tests.e2e.support import TIMEOUT, Esme, reactor, server_config, submit_sm, within
 
 S = CommandStatus
 LONG = "S" * 40
@@ -29,7 +29,13 @@ def until(predicate: Any, what: str) -> Deferred[None]:
     """Fires once ``predicate()`` holds (checked every 50 ms, bounded by TIMEOUT)."""
     loop = LoopingCall(lambda: predicate() and loop.stop())
     loop.clock = reactor
-    return within(loop.start(0.05), TIMEOUT, what).addErrback(lambda f: (loop.running and loop.stop(), f)[1])
+
+    def gave_up(failure: Any) -> Any:
+        if loop.running:
+            loop.stop()
+        return failure
+
+    return within(loop.start(0.05), TIMEOUT, what).addErrback(gave_up)
 
 
 @pytest_twisted.inlineCallbacks
@@ -52,8 +58,6 @@ def test_receipts_for_an_esme_that_never_binds_a_receiver_expire_and_it_may_subm
 
 
 def esme_submit(**kw: Any) -> Any:
-    from tests.e2e.support import submit_sm
-
     kw.setdefault("registered_delivery", 1)
     return submit_sm(**kw)
 
