@@ -5,12 +5,10 @@ implementation can persist them field by field. They are slotted attrs
 classes but deliberately not ``frozen``: a frozen class of 23 fields costs
 six times as much to construct (every field goes through
 ``object.__setattr__``). Treat them as values all the same: make a new one
-(the constructor, or ``attrs.evolve``) rather than change one, with a single
-exception on the hot path: ``Smsc.finish_many`` sets ``state``,
-``final_at`` and ``error_code`` of a message that has just left the
-server's unfinished set, immediately before handing it to the store's
-``update_messages`` (a final state is never changed again, so a store
-that serialises the record later still sees what it was given). Times are seconds since
+(the constructor, :func:`finished`, or ``attrs.evolve``) rather than change
+one. A store may read a record it was given from a thread of its own (the
+journal's snapshot, the SQLite writer) while the reactor goes on: a change
+in place would reach that thread half made. Times are seconds since
 the epoch as given by the service's clock (``IReactorTime.seconds()``).
 """
 
@@ -66,6 +64,37 @@ class Message:
     @property
     def is_final(self) -> bool:
         return self.state in FINAL_STATES
+
+
+def finished(m: Message, state: int, final_at: float, error_code: int) -> Message:
+    """A copy of ``m`` in a final state (positional, for the finishing hot
+    path: about six times cheaper than ``attrs.evolve``)."""
+    return Message(
+        m.message_id,
+        m.system_id,
+        m.service_type,
+        m.source_addr_ton,
+        m.source_addr_npi,
+        m.source_addr,
+        m.dest_addr_ton,
+        m.dest_addr_npi,
+        m.destination_addr,
+        m.esm_class,
+        m.protocol_id,
+        m.priority_flag,
+        m.registered_delivery,
+        m.data_coding,
+        m.short_message,
+        m.tlvs,
+        m.submitted_at,
+        m.schedule_at,
+        m.expires_at,
+        state,
+        final_at,
+        error_code,
+        m.sub_count,
+        m.submitted_as,
+    )
 
 
 @attrs.define(eq=True, weakref_slot=False)

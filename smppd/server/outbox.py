@@ -69,11 +69,18 @@ def for_smpp33(wire: bytes) -> bytes:
         payload = pdu.tlvs.raw(0x0424) or b""
         if len(payload) > 254:
             log.warn("data_sm payload of {n} octets cut to 254 for an SMPP 3.3 peer", n=len(payload))
+        fields = carried_fields(pdu)
+        for name in ("source_addr", "destination_addr"):
+            address = fields[name]
+            if isinstance(address, str) and len(address) > 20:
+                # deliver_sm takes 20 octets; there is nothing else to send a 3.3 peer.
+                log.warn("data_sm {name} of {n} characters cut to 20 for an SMPP 3.3 peer", name=name, n=len(address))
+                fields[name] = address[:20]
         deliver = DeliverSm(
             esm_class=pdu.esm_class,
             registered_delivery=pdu.registered_delivery,
             short_message=payload[:254],
-            **carried_fields(pdu),  # type: ignore[arg-type]
+            **fields,  # type: ignore[arg-type]
         )
         return encode_pdu(deliver)
     return encode_pdu(attrs.evolve(pdu, tlvs=()))
@@ -100,11 +107,16 @@ class Dispatcher:
         """Queue items; they go out on the next reactor turn, so that whatever
         response caused them (cancel_sm_resp, submit_sm_resp) is written first."""
         now = self.smsc.clock.seconds()
+        seconds: set[int] = set()
         for item in items:
             if item.next_attempt_at > now:
                 heapq.heappush(self.later, (item.next_attempt_at, next(_order), item))
             else:
                 self.ready.append(item)
+            if item.expires_at is not None:
+                seconds.add(int(item.expires_at))
+        for second in seconds:
+            self.smsc.watch_outbox_expiry(self.system_id, second)
         if self._soon is None:
             self._soon = self.smsc.clock.callLater(0, self._wake_soon)
         self.smsc.check_backlog(self)
@@ -205,6 +217,23 @@ class Dispatcher:
             heapq.heappush(self.later, (retry.next_attempt_at, next(_order), retry))
             self._arm(retry.next_attempt_at)
         self.wake()
+
+    def expire(self, now: float) -> None:
+        """Drop the queued items past their validity (the SMSC's expiry timer
+        calls this whether or not a session of this ESME is bound; an item in
+        flight waits for its response or its timeout)."""
+        expired = [i for i in self.ready if i.expires_at is not None and i.expires_at <= now]
+        if expired:
+            self.ready = deque(i for i in self.ready if i.expires_at is None or i.expires_at > now)
+        later = [e for e in self.later if e[2].expires_at is not None and e[2].expires_at <= now]
+        if later:
+            self.later = [e for e in self.later if e[2].expires_at is None or e[2].expires_at > now]
+            heapq.heapify(self.later)
+            expired.extend(e[2] for e in later)
+        for item in expired:
+            self.smsc.outbox_expired(item)
+        if expired:
+            self.smsc.check_backlog(self)
 
     def _promote(self) -> None:
         now = self.smsc.clock.seconds()

@@ -152,6 +152,8 @@ def receipt_pdu(message: Message, *, intermediate: bool = False, dlvrd: int | No
         _D3[err] if 0 <= err < 1000 else b"%03d" % err,
         preview,
     )
+    if len(message.source_addr) > 20 or len(message.destination_addr) > 20:
+        return _data_sm_receipt(message, msg_id, text, intermediate)
     # deliver_sm body: service_type, source = the message's destination,
     # destination = its source, esm_class, eight zero octets (protocol_id ..
     # sm_default_msg_id, both times empty), sm_length, short_message; then
@@ -174,3 +176,29 @@ def receipt_pdu(message: Message, *, intermediate: bool = False, dlvrd: int | No
     if err:
         body += _ERROR_TLV.pack(0x0423, 3, GSM_NETWORK, err & 0xFFFF)
     return _HEADER.pack(16 + len(body), 0x00000005, 0, 0) + body
+
+
+def _data_sm_receipt(message: Message, msg_id: bytes, text: bytes, intermediate: bool) -> bytes:
+    """The receipt as data_sm, for a message whose addresses do not fit a
+    deliver_sm (at most 20 octets; data_sm, which brought them, allows 64):
+    the receipt text as message_payload, the same TLVs as the deliver_sm."""
+    pairs = [
+        (0x001E, msg_id + b"\x00"),  # receipted_message_id
+        (0x0427, bytes((message.state,))),  # message_state
+    ]
+    if message.error_code:
+        pairs.append((0x0423, bytes((GSM_NETWORK,)) + (message.error_code & 0xFFFF).to_bytes(2, "big")))
+    pairs.append((0x0424, text))  # message_payload
+    return encode_pdu(
+        DataSm(
+            service_type=message.service_type,
+            source_addr_ton=message.dest_addr_ton,
+            source_addr_npi=message.dest_addr_npi,
+            source_addr=message.destination_addr,
+            dest_addr_ton=message.source_addr_ton,
+            dest_addr_npi=message.source_addr_npi,
+            destination_addr=message.source_addr,
+            esm_class=0x20 if intermediate else 0x04,
+            tlvs=Tlvs.from_pairs(pairs),
+        )
+    )

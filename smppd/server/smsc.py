@@ -24,7 +24,7 @@ from twisted.python.failure import Failure
 from smppd import events as ev
 from smppd.interfaces import IDeliveryBackend, IMessageStore
 from smppd.metrics import ServiceStats
-from smppd.model import Message, OutboxItem
+from smppd.model import Message, OutboxItem, finished
 from smppd.pdu import CommandStatus, MessageState
 from smppd.server.config import ServerConfig
 from smppd.server.delivery import DeliveryOutcome, SimulatorBackend
@@ -88,6 +88,16 @@ class Smsc:
         self._expiry_buckets: dict[int, set[str]] = {}
         self._expiry_keys: list[int] = []
         self._expiry_call: Any = None
+        # Outbox validity in the same buckets and timer: the system_ids whose
+        # dispatcher holds an item that expires in that second (whether or not
+        # the ESME is bound: an ESME that never binds must not hold its
+        # backlog forever).
+        self._outbox_expiry: dict[int, set[str]] = {}
+        # Final states the store failed to write: retried together, with
+        # back-off, until they are durable (their receipts wait for that).
+        self._unwritten: list[tuple[list[tuple[Message, Sequence[OutboxItem]]], list[OutboxItem], Deferred[None]]] = []
+        self._unwritten_call: Any = None
+        self._unwritten_failures = 0
         self._schedule: list[tuple[float, str]] = []
         self._schedule_call: Any = None
         # Messages held for their schedule_delivery_time (not yet handed to
@@ -111,6 +121,7 @@ class Smsc:
             "receipts_sent": 0,
             "throttled": 0,
             "bind_failures": 0,
+            "final_write_failures": 0,
         }
 
     # -- life ------------------------------------------------------------------
@@ -171,7 +182,7 @@ class Smsc:
             self._flush_removals()
             for disp in self.dispatchers.values():
                 disp.stop()
-            for call in (self._expiry_call, self._schedule_call):
+            for call in (self._expiry_call, self._schedule_call, self._unwritten_call):
                 if call is not None and call.active():
                     call.cancel()
             for backend in (*self._old_backends, self.backend):
@@ -499,12 +510,9 @@ class Smsc:
             else:
                 unfinished.pop(m.message_id, None)  # nothing to take out of the expiry watch
             self._unindex(m)
-            # The one change in place a Message gets (see smppd.model): it has
-            # left `unfinished` and the store is told right below.
-            m.state = state
-            m.final_at = now
-            m.error_code = error_code
-            final = m
+            # A new record, not a change in place (see smppd.model): the store
+            # may still be reading ``m`` from a thread of its own.
+            final = m = finished(m, state, now, error_code)
             wanted = m.registered_delivery & 0x03  # needs_receipt(final), inlined
             if wanted == 1 or (wanted == 2 and state != MessageState.DELIVERED):
                 item = OutboxItem(
@@ -530,8 +538,52 @@ class Smsc:
         if not d.called:
             self._pending_writes.add(d)
             d.addBoth(self._write_done, d)
-        d.addCallbacks(self._finished_stored, self._store_failed, callbackArgs=(all_items,), errbackArgs=("update",))
-        return d.addCallback(lambda _: None)
+        return d.addCallbacks(self._finished_stored, self._final_write_failed, callbackArgs=(all_items,), errbackArgs=(updates, all_items))
+
+    def _final_write_failed(
+        self, failure: Failure, updates: list[tuple[Message, Sequence[OutboxItem]]], items: list[OutboxItem]
+    ) -> Deferred[None]:
+        """The store did not take final states: keep them (and their receipts)
+        for a retry with back-off; the returned Deferred fires once durable."""
+        self.counters["final_write_failures"] += 1
+        if self._unwritten_failures == 0:
+            log.failure("store failed to write {n} final state(s); retrying until it takes them", failure, n=len(updates))
+        self._unwritten_failures += 1
+        done: Deferred[None] = Deferred()
+        self._unwritten.append((updates, items, done))
+        self._pending_writes.add(done)
+        done.addBoth(self._write_done, done)
+        self._arm_unwritten()
+        return done
+
+    def _arm_unwritten(self) -> None:
+        """One retry timer for every unwritten final state: 1 s, doubling, at most 60 s."""
+        if self._unwritten_call is None and self.accepting:
+            delay = min(60.0, 2.0 ** min(self._unwritten_failures - 1, 6))
+            self._unwritten_call = self.clock.callLater(delay, self._write_unwritten)
+
+    def _write_unwritten(self) -> None:
+        self._unwritten_call = None
+        batches, self._unwritten = self._unwritten, []
+        updates = [u for batch, _items, _d in batches for u in batch]
+        items = [i for _batch, its, _d in batches for i in its]
+
+        def stored(_: object) -> None:
+            if self._unwritten_failures:
+                log.info("store took the {n} final state(s) it had failed to write", n=len(updates))
+            self._unwritten_failures = 0
+            self._finished_stored(None, items)
+            for _batch, _its, d in batches:
+                d.callback(None)
+
+        def failed(failure: Failure) -> None:
+            self.counters["final_write_failures"] += 1
+            self._unwritten_failures += 1
+            log.debug("store still failing final states: {e}", e=failure.value)
+            self._unwritten[:0] = batches
+            self._arm_unwritten()
+
+        self.store.finish_messages(updates).addCallbacks(stored, failed)
 
     def _publish_final(self, publish: Any, final: Message, receipt: bool) -> None:
         now = final.final_at or 0.0
@@ -574,7 +626,7 @@ class Smsc:
 
     def _finished_stored(self, _: object, items: list[OutboxItem]) -> None:
         if not items:
-            return
+            return None
         by_system: dict[str, list[OutboxItem]] = {}
         for item in items:
             by_system.setdefault(item.system_id, []).append(item)
@@ -666,7 +718,7 @@ class Smsc:
             self._expiry_call.cancel()
         self._expiry_call = None
         keys = self._expiry_keys
-        while keys and not self._expiry_buckets.get(keys[0]):
+        while keys and not self._expiry_buckets.get(keys[0]) and keys[0] not in self._outbox_expiry:
             self._expiry_buckets.pop(heapq.heappop(keys), None)  # emptied by finished messages
         if keys:
             delay = max(0.0, keys[0] - self.clock.seconds())
@@ -677,14 +729,36 @@ class Smsc:
         now = self.clock.seconds()
         keys = self._expiry_keys
         expired: list[tuple[Message, int, int]] = []
+        outbox = self._outbox_expiry
+        due: set[str] = set()
         while keys and keys[0] <= now:
-            for message_id in self._expiry_buckets.pop(heapq.heappop(keys), ()):
+            key = heapq.heappop(keys)
+            if outbox:
+                due.update(outbox.pop(key, ()))
+            for message_id in self._expiry_buckets.pop(key, ()):
                 m = self.unfinished.get(message_id)
                 if m is not None and m.expires_at is not None and m.expires_at <= now:
                     expired.append((m, MessageState.EXPIRED, 0))
         if expired:
             self.finish_many(expired)
+        for system_id in due:
+            disp = self.dispatchers.get(system_id)
+            if disp is not None:
+                disp.expire(now)
         self._arm_expiry()
+
+    def watch_outbox_expiry(self, system_id: str, expires_at: float) -> None:
+        """Expire ``system_id``'s outbox items at ``expires_at`` (called by its
+        dispatcher for each second its items expire in)."""
+        key = int(expires_at) + 1
+        watched = self._outbox_expiry.get(key)
+        if watched is not None:
+            watched.add(system_id)
+            return
+        self._outbox_expiry[key] = {system_id}
+        heapq.heappush(self._expiry_keys, key)
+        if self._expiry_call is None or self._expiry_call.getTime() > key:
+            self._arm_expiry()
 
     def _arm_schedule(self) -> None:
         if self._schedule_call is not None and self._schedule_call.active():

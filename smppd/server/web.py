@@ -75,6 +75,7 @@ def smsc_metrics(smsc: Smsc) -> Callable[[], Iterator[Any]]:
             ("failed", "Messages that reached another final state"),
             ("bind_failures", "Refused binds"),
             ("throttled", "Submits answered ESME_RTHROTTLED"),
+            ("final_write_failures", "Final-state writes the store failed (each retried until durable)"),
         ):
             yield CounterMetricFamily(f"smppd_{name}", doc, value=counters[name])
         yield CounterMetricFamily(
