@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import attrs
 import pytest_twisted
 from twisted.internet import reactor as _reactor
 from twisted.internet.defer import Deferred, gatherResults, inlineCallbacks
@@ -203,7 +204,9 @@ def test_two_binds(live):
 
 @pytest_twisted.inlineCallbacks
 def test_an_incoming_message_reaches_the_handler(live):
-    smsc = yield live.smsc()
+    # The users file grants "test" the destinations 999...; its bind narrows to them.
+    granted = Users([attrs.evolve(a, receive_ranges=["999"]) if a.system_id == "test" else a for a in demo_users()])
+    smsc = yield live.smsc(users=granted)
     got: list[Any] = []
     client = live.client(live.listen(smsc), address_range="^999", on_message=got.append)
     yield within(client.when_bound())
