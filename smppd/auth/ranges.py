@@ -1,6 +1,7 @@
 """Destination patterns that run in linear time, and a bind's address_range read safely.
 
-Pure (no Twisted). Two inputs, two trust levels:
+Pure (no Twisted; used by the users file, the server configuration and the
+router in :mod:`smppd.server.smsc`). Two inputs, two trust levels:
 
 * **Operator patterns** (users file ``receive_ranges``, server ``routes``):
   :func:`compile_pattern` accepts a small regular-expression subset: an
@@ -176,10 +177,12 @@ def compile_pattern(source: str) -> AddressPattern:
             )
         lo, hi, i = _repeat(text, i, source)
         atoms.append((cls, lo, hi))
-    prefix = []
+    prefix: list[str] = []
     k = 0
-    while k < len(atoms) and atoms[k][1] == atoms[k][2] == 1 and atoms[k][0] is not None and len(atoms[k][0]) == 1:  # type: ignore[arg-type]
-        prefix.append(next(iter(atoms[k][0])))  # type: ignore[arg-type]
+    for cls, lo, hi in atoms:
+        if cls is None or len(cls) != 1 or lo != 1 or hi != 1:
+            break
+        prefix.extend(cls)
         k += 1
     rest = atoms[k:]
     tokens: list[tuple[frozenset[str] | None, int]] = []
