@@ -14,6 +14,7 @@ from typing import Any
 
 import attrs
 
+from smppd.auth.ranges import PatternError, compile_pattern
 from smppd.configfile import ConfigError, _Reader, read_json
 from smppd.logs import LogSettings, parse_log_settings
 from smppd.protocol import SessionConfig
@@ -69,14 +70,15 @@ class ServerSettings:
     source: str = "(defaults)"
 
 
-def _regex(r: _Reader, name: str) -> str:
+def _route_pattern(r: _Reader, name: str) -> str:
+    """A route's destination pattern: the linear-time subset of :mod:`smppd.auth.ranges`."""
     value = r.string(name, "")
     if not value:
         r.fail(name, "is required")
     try:
-        re.compile(value)
-    except re.error as e:
-        r.fail(name, f"not a regular expression: {e}")
+        compile_pattern(value)
+    except PatternError as e:
+        r.fail(name, f"not an accepted destination pattern: {e}")
     return value
 
 
@@ -161,7 +163,7 @@ def parse_server_config(data: Mapping[str, Any], source: str = "(config)") -> Se
 
     routes = []
     for rr in r.object_list("routes"):
-        routes.append(Route(_regex(rr, "pattern"), rr.string("system_id", "") or rr.fail("system_id", "is required")))
+        routes.append(Route(_route_pattern(rr, "pattern"), rr.string("system_id", "") or rr.fail("system_id", "is required")))
         rr.done()
 
     lists: dict[str, tuple[str, ...]] = {}

@@ -69,7 +69,7 @@ def test_empty_config_is_the_defaults():
         ({"session": {"typo": 1}}, "session.typo", "unknown key"),
         ({"limits": {"max_connections": True}}, "limits.max_connections", "must be a number"),
         ({"messages": {"id_format": "uuid"}}, "messages.id_format", "must be one of hex, decimal"),
-        ({"routes": [{"pattern": "(", "system_id": "a"}]}, "routes[0].pattern", "not a regular expression"),
+        ({"routes": [{"pattern": "(", "system_id": "a"}]}, "routes[0].pattern", "not an accepted destination pattern"),
         ({"routes": [{"pattern": "^1"}]}, "routes[0].system_id", "is required"),
         ({"simulator": {"rules": [{}, {"prefix": "1", "state": "LOST"}]}}, "simulator.rules[1].state", "must be one of"),
         ({"simulator": {"default_delay": -1}}, "simulator.default_delay", "must be at least 0"),

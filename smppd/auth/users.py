@@ -12,8 +12,17 @@ A users file is JSON::
          "throughput": 100,                   # messages per second; null/absent: no limit
          "window": 50,                        # outstanding requests; null/absent: server default
          "source_addr_patterns": ["Shop", "4479[0-9]{8}"],  # default: any
-         "system_type": null}                 # if a string, the bind must send exactly it
+         "system_type": null,                 # if a string, the bind must send exactly it
+         "receive_ranges": ["4477009", "^4478[0-9]{8}$"],  # default: none (see below)
+         "receive_from": ["shop"]}            # default/null: any submitter
     ]}
+
+``receive_ranges`` are the destinations routed to this account while it is
+bound as a receiver or transceiver (:mod:`smppd.auth.ranges` patterns:
+prefixes or anchored linear-time patterns, no full regular expressions),
+``receive_from`` the submitting system_ids they are taken from. Without a
+grant an account receives no submitted traffic, whatever its bind's
+address_range says (which may only narrow the grant).
 
 ``source_addr_patterns`` are Python regular expressions matched against the
 whole source_addr (``re.fullmatch``): ``"Shop"`` allows exactly ``Shop``,
@@ -48,6 +57,7 @@ from smppd.auth.hashing import (
     most_common_parameters,
     validate_hash,
 )
+from smppd.auth.ranges import AddressPattern, PatternError, compile_pattern
 
 __all__ = [
     "BIND_TYPES",
@@ -96,6 +106,16 @@ def _patterns(values: Iterable[str | re.Pattern[str]]) -> tuple[re.Pattern[str],
     return tuple(re.compile(v) for v in values)
 
 
+def _ranges(values: Iterable[str | AddressPattern]) -> tuple[AddressPattern, ...]:
+    if isinstance(values, str):
+        raise TypeError("expected an iterable of patterns, not a string")
+    return tuple(v if isinstance(v, AddressPattern) else compile_pattern(v) for v in values)
+
+
+def _optional_names(values: Iterable[str] | None) -> frozenset[str] | None:
+    return None if values is None else _str_set(values)
+
+
 def _subset_of(allowed: frozenset[str]) -> Any:
     def check(_instance: Any, attribute: attrs.Attribute[Any], value: frozenset[str]) -> None:
         unknown = value - allowed
@@ -130,6 +150,10 @@ class Account:
     window: int | None = None
     source_addr_patterns: tuple[re.Pattern[str], ...] = attrs.field(default=(), converter=_patterns)
     system_type: str | None = None
+    # Routing grants: destinations this account receives (as deliver_sm, while
+    # bound as receiver/transceiver) from the submitters in receive_from (None: any).
+    receive_ranges: tuple[AddressPattern, ...] = attrs.field(default=(), converter=_ranges)
+    receive_from: frozenset[str] | None = attrs.field(default=None, converter=_optional_names)
 
     def may(self, operation: str) -> bool:
         """Whether this account may use ``operation`` (e.g. ``"submit_sm"``)."""
@@ -240,6 +264,8 @@ _USER_KEYS = (
     "window",
     "source_addr_patterns",
     "system_type",
+    "receive_ranges",
+    "receive_from",
 )
 _TOP_KEYS = ("users",)
 
@@ -337,6 +363,15 @@ class _Parser:
                 self.fail(f"{key}[{i}]", f"bad regular expression {_shown(item)}: {e}")
         return tuple(out)
 
+    def ranges(self, value: Any, key: str) -> tuple[AddressPattern, ...]:
+        out: list[AddressPattern] = []
+        for i, item in enumerate(self.string_list(value, key)):
+            try:
+                out.append(compile_pattern(item))
+            except PatternError as e:
+                self.fail(f"{key}[{i}]", f"bad destination pattern: {e}")
+        return tuple(out)
+
     def account(self, entry: Any, prefix: str) -> tuple[Account, bool]:
         if not isinstance(entry, dict):
             self.fail(prefix, "must be an object")
@@ -392,6 +427,12 @@ class _Parser:
             system_type = self.c_string(
                 system_type, f"{prefix}.system_type", MAX_SYSTEM_TYPE, empty_ok=True
             )
+        ranges: tuple[AddressPattern, ...] = ()
+        if "receive_ranges" in entry:
+            ranges = self.ranges(entry["receive_ranges"], f"{prefix}.receive_ranges")
+        receive_from: frozenset[str] | None = None
+        if entry.get("receive_from") is not None:
+            receive_from = frozenset(self.string_list(entry["receive_from"], f"{prefix}.receive_from"))
         account = Account(
             system_id=system_id,
             password_hash=encoded,
@@ -403,6 +444,8 @@ class _Parser:
             window=self.positive_int(entry.get("window"), f"{prefix}.window"),
             source_addr_patterns=patterns,
             system_type=system_type,
+            receive_ranges=ranges,
+            receive_from=receive_from,
         )
         return account, plaintext
 

@@ -401,7 +401,7 @@ class SmscProtocol(SmppProtocol):
         if backlogged:
             if account.system_id in backlogged:
                 return S.ESME_RMSGQFUL
-            if destination_addr is not None and self.smsc.route(destination_addr) in backlogged:
+            if destination_addr is not None and self.smsc.route(destination_addr, account.system_id) in backlogged:
                 return S.ESME_RMSGQFUL
         if token and self._rate is not None and not self.smsc.take_token(account.system_id, self._rate, self._last_rx):
             return S.ESME_RTHROTTLED

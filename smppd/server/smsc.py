@@ -11,7 +11,6 @@ in-memory indexes here are rebuilt from it at start.
 from __future__ import annotations
 
 import heapq
-import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +21,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from smppd import events as ev
+from smppd.auth.ranges import AddressPattern, Narrowing, compile_pattern, narrowing
 from smppd.interfaces import IDeliveryBackend, IMessageStore
 from smppd.metrics import ServiceStats
 from smppd.model import Message, OutboxItem, finished
@@ -48,6 +48,24 @@ class _Bucket:
     def __init__(self, tokens: float, now: float) -> None:
         self.tokens = tokens
         self.last = now
+
+
+class _Receiving:
+    """An account bound as receiver/transceiver: its routing grant (from the
+    users file) and the narrowing each of its receiver sessions asked for."""
+
+    __slots__ = ("grants", "narrowings", "receive_from", "system_id")
+
+    def __init__(self, system_id: str, grants: tuple[AddressPattern, ...], receive_from: frozenset[str] | None) -> None:
+        self.system_id = system_id
+        self.grants = grants
+        self.receive_from = receive_from
+        self.narrowings: dict[Any, Narrowing] = {}
+
+    def takes(self, destination: str, submitter: str | None) -> bool:
+        if self.receive_from is not None and submitter not in self.receive_from:
+            return False
+        return any(n.allows(destination) for n in self.narrowings.values())
 
 
 class Smsc:
@@ -78,8 +96,12 @@ class Smsc:
         self.sessions: set[SmscProtocol] = set()
         self._bound: dict[str, list[SmscProtocol]] = {}
         self._receivers: dict[str, list[SmscProtocol]] = {}
-        self._ranges: list[tuple[re.Pattern[str], str, SmscProtocol]] = []
-        self._routes = [(re.compile(r.pattern), r.system_id) for r in config.routes]
+        # Routing grants of bound receivers, indexed by each pattern's literal
+        # prefix (longest first): a route costs a few dict lookups, never a scan.
+        self._receiving: dict[str, _Receiving] = {}
+        self._grant_index: dict[str, list[tuple[AddressPattern, _Receiving]]] = {}
+        self._grant_lengths: list[int] = []
+        self._routes = [(compile_pattern(r.pattern), r.system_id) for r in config.routes]
         self.unfinished: dict[str, Message] = {}
         self.dispatchers: dict[str, Dispatcher] = {}
         # Validity: message ids in one-second buckets (a finished message just
@@ -202,7 +224,7 @@ class Smsc:
         messages already in the simulator finish as they were going to."""
         old = self.config
         self.config = config
-        self._routes = [(re.compile(r.pattern), r.system_id) for r in config.routes]
+        self._routes = [(compile_pattern(r.pattern), r.system_id) for r in config.routes]
         self.ids.format = config.message_id_format
         if isinstance(self.backend, SimulatorBackend) and (
             config.simulator_rules != old.simulator_rules
@@ -228,18 +250,62 @@ class Smsc:
         self._bound.setdefault(system_id, []).append(proto)
         if bind_type.receives:
             self._receivers.setdefault(system_id, []).append(proto)
-            if address_range:
-                try:
-                    self._ranges.append((re.compile(address_range), system_id, proto))
-                except re.error:
-                    log.warn(
-                        "{system_id}: address_range {r!r} is not a regular expression; ignored",
-                        system_id=system_id,
-                        r=address_range,
-                    )
+            self._narrow(proto, system_id, address_range)
             disp = self.dispatchers.get(system_id)
             if disp is not None:
                 disp.wake()
+
+    def _narrow(self, proto: SmscProtocol, system_id: str, address_range: str) -> None:
+        """Index the account's grant (first receiver) and this session's
+        narrowing of it. The ESME's address_range is never compiled: see
+        :func:`smppd.auth.ranges.narrowing`."""
+        account = proto.account
+        grants: tuple[AddressPattern, ...] = account.receive_ranges
+        narrow = narrowing(address_range)
+        if not narrow.understood:
+            log.warn(
+                "{system_id}: address_range of {n} characters not understood (only a digit prefix is); not narrowing the grant",
+                system_id=system_id,
+                n=len(address_range),
+            )
+        elif address_range:
+            log.debug("{system_id}: address_range narrows to prefix {prefix}", system_id=system_id, prefix=narrow.prefix)
+        state = self._receiving.get(system_id)
+        if state is None:
+            state = self._receiving[system_id] = _Receiving(system_id, grants, account.receive_from)
+            self._index_grants(state)
+        state.narrowings[proto] = narrow
+
+    def _index_grants(self, state: _Receiving) -> None:
+        index = self._grant_index
+        for pattern in state.grants:
+            entries = index.setdefault(pattern.prefix, [])
+            entries.append((pattern, state))
+            # Grants limited to named submitters first; then in bind order.
+            entries.sort(key=lambda e: e[1].receive_from is None)
+        self._grant_lengths = sorted({len(p) for p in index}, reverse=True)
+
+    def _unindex_grants(self, state: _Receiving) -> None:
+        index = self._grant_index
+        for pattern in state.grants:
+            entries = index.get(pattern.prefix)
+            if entries is not None:
+                entries[:] = [e for e in entries if e[1] is not state]
+                if not entries:
+                    del index[pattern.prefix]
+        self._grant_lengths = sorted({len(p) for p in index}, reverse=True)
+
+    def users_reloaded(self, users: Any) -> None:
+        """New users (SIGHUP): the grants of bound accounts are taken from
+        them (an account no longer in ``users`` is granted nothing)."""
+        for system_id, state in self._receiving.items():
+            account = users.get(system_id)
+            grants = account.receive_ranges if account is not None else ()
+            receive_from = account.receive_from if account is not None else frozenset()
+            if grants != state.grants or receive_from != state.receive_from:
+                self._unindex_grants(state)
+                state.grants, state.receive_from = grants, receive_from
+                self._index_grants(state)
 
     def session_closed(self, proto: SmscProtocol) -> None:
         self.sessions.discard(proto)
@@ -252,7 +318,10 @@ class Smsc:
                 lst.remove(proto)
                 if not lst:
                     del table[system_id]
-        self._ranges = [r for r in self._ranges if r[2] is not proto]
+        state = self._receiving.get(system_id)
+        if state is not None and state.narrowings.pop(proto, None) is not None and not state.narrowings:
+            del self._receiving[system_id]
+            self._unindex_grants(state)
 
     def receivers(self, system_id: str) -> list[SmscProtocol]:
         return self._receivers.get(system_id, [])
@@ -418,14 +487,14 @@ class Smsc:
         now = self.clock.seconds()
         to_backend: list[Message] = []
         routed: list[OutboxItem] = []
-        routing = self._ranges or self._routes
+        routing = self._grant_index or self._routes
         for m in messages:
             if m.schedule_at is not None and m.schedule_at > now:
                 heapq.heappush(self._schedule, (m.schedule_at, m.message_id))
                 self._arm_schedule()
                 self._hold(m)
                 continue
-            target = self.route(m.destination_addr) if routing else None
+            target = self.route(m.destination_addr, m.system_id) if routing else None
             if target is None:
                 to_backend.append(m)
                 continue
@@ -454,12 +523,23 @@ class Smsc:
                 self._outcome, self._backend_failed, callbackArgs=(m.message_id,), errbackArgs=(m.message_id,)
             )
 
-    def route(self, destination: str) -> str | None:
-        """The ESME a destination goes to: a bound receiver whose address_range
-        matches, then a configured route; None for the delivery backend."""
-        for pattern, system_id, _proto in self._ranges:
-            if pattern.match(destination):
-                return system_id
+    def route(self, destination: str, submitter: str | None = None) -> str | None:
+        """The ESME a destination submitted by ``submitter`` goes to: a bound
+        receiver whose grant (users file ``receive_ranges``, narrowed by its
+        binds' address_range) matches, the longest literal prefix winning;
+        then the first configured route that matches; None for the delivery
+        backend."""
+        index = self._grant_index
+        if index:
+            n = len(destination)
+            for length in self._grant_lengths:
+                if length > n:
+                    continue
+                entries = index.get(destination[:length])
+                if entries:
+                    for pattern, state in entries:
+                        if pattern.match(destination) and state.takes(destination, submitter):
+                            return state.system_id
         for pattern, system_id in self._routes:
             if pattern.match(destination):
                 return system_id

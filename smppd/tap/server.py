@@ -249,6 +249,7 @@ class SmscService(service.MultiService):
         settings, users = loaded
         if users is not None:
             self.authenticator.reload(users)
+            self.smsc.users_reloaded(users)
         # Listening endpoints, the store, the HTTP endpoint, logging and webhooks
         # need a restart to change; everything else applies from now on.
         self.smsc.reconfigure(settings.server)

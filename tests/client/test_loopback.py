@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import attrs
 import pytest
 import pytest_twisted
 from twisted.internet import reactor as _reactor
@@ -205,7 +206,9 @@ def test_two_binds(live):
 
 @pytest_twisted.inlineCallbacks
 def test_an_incoming_message_reaches_the_handler(live):
-    smsc = yield live.smsc()
+    # The users file grants "test" the destinations 999...; its bind narrows to them.
+    granted = Users([attrs.evolve(a, receive_ranges=["999"]) if a.system_id == "test" else a for a in demo_users()])
+    smsc = yield live.smsc(users=granted)
     got: list[Any] = []
     client = live.client(live.listen(smsc), address_range="^999", on_message=got.append)
     yield within(client.when_bound())

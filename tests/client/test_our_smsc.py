@@ -23,7 +23,7 @@ SPEC = "tcp:smppd:2775"
 @pytest.fixture
 def smsc(rig):
     clock = rig.clock
-    auth = UsersAuthenticator(Users([account("alice"), account("bob")]), reactor=clock, threadpool=clock.pool)
+    auth = UsersAuthenticator(Users([account("alice"), account("bob", receive_ranges=["999"])]), reactor=clock, threadpool=clock.pool)
     config = ServerConfig(
         simulator_default_delay=2.0,
         simulator_rules=(SimulatorRule("4479", M.UNDELIVERABLE, 1.0, 11),),

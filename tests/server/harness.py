@@ -38,7 +38,7 @@ class Harness:
         self.clock = TestReactor()
         self.clock.advance(1_764_000_000)  # 2025-11-24: real dates in ids and receipts
         self.store = store if store is not None else MemoryStore()
-        accounts = accounts or [account("alice"), account("bob")]
+        accounts = accounts or [account("alice"), account("bob", receive_ranges=["999"])]  # bob is granted 999...
         self.auth = UsersAuthenticator(Users(accounts), reactor=self.clock, threadpool=self.clock.pool)
         self.observer = CollectingObserver()
         self.events = EventBus(self.clock, [self.observer])
