@@ -13,7 +13,8 @@ The server uses it around authentication::
         penalty.record_success(host)
 
 With the defaults the first 3 failures cost nothing, then 1, 2, 4, 8, 16, 30,
-30, ... seconds. A host is forgotten ``forget_after`` seconds after its last
+30, ... seconds. While that delay runs (:meth:`active`) the server refuses
+further binds from the host without verifying them. A host is forgotten ``forget_after`` seconds after its last
 failure, and at most ``max_hosts`` hosts are tracked (the one whose last
 failure is oldest is dropped first), so memory stays bounded under a flood
 from many addresses. IPv6 peers are counted per /64 (``ipv6_prefix``): one
@@ -109,6 +110,15 @@ class BindPenalty:
     def delay_for(self, host: str) -> float:
         """Seconds to wait before sending a failed bind_resp to ``host``."""
         return self._delay(self.failures(host))
+
+    def active(self, host: str) -> bool:
+        """Whether ``host`` is serving a penalty now: its last failure was
+        less than :meth:`delay_for` seconds ago. Binds from it are refused
+        without verifying them until the penalty is over."""
+        now = self._clock.seconds()
+        self._expire(now)
+        entry = self._entries.get(self._key(host))
+        return entry is not None and now - entry.last < self._delay(entry.failures)
 
     def record_failure(self, host: str) -> float:
         """Count a failed bind from ``host``; returns the new :meth:`delay_for`."""
