@@ -122,6 +122,7 @@ def _session(r: _Reader, base: SessionConfig) -> SessionConfig:
         unbind_timeout=r.number("unbind_timeout", base.unbind_timeout, minimum=0.1),
         window=r.number("window", base.window, minimum=1, integer=True),
         max_command_length=r.number("max_command_length", base.max_command_length, minimum=1024, integer=True),
+        partial_pdu_timeout=r.number("partial_pdu_timeout", base.partial_pdu_timeout, minimum=0.1, nullable=True),
     )
     r.done()
     return s

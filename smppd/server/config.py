@@ -53,6 +53,7 @@ class ServerConfig:
         session_init_timeout=60.0,
         inactivity_timeout=None,
         window=50,
+        partial_pdu_timeout=30.0,
     )
     max_connections: int = 1000
     max_unbound_per_host: int = 20  # connections from one host not (yet) bound
