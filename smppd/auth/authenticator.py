@@ -205,7 +205,10 @@ class UsersAuthenticator:
         current = self._users.get(account.system_id)
         return (
             current is not None
-            and hmac.compare_digest(current.password_hash, account.password_hash)
+            and (
+                hmac.compare_digest(current.password_hash, account.password_hash)
+                or (current.password_digest != b"" and hmac.compare_digest(current.password_digest, account.password_digest))
+            )
             and current.system_type == account.system_type
             and current.network_allowed(peer_host)
             and current.may_bind_as(bind_type)

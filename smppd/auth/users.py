@@ -31,6 +31,8 @@ message is one line naming the file and the key path.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
 import json
 import math
@@ -105,6 +107,14 @@ def _subset_of(allowed: frozenset[str]) -> Any:
     return check
 
 
+_DIGEST_KEY = os.urandom(32)
+
+
+def password_digest(password: str) -> bytes:
+    """A keyed digest of a clear-text password (the key is random per process)."""
+    return hmac.new(_DIGEST_KEY, password.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
+
+
 def _ip_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
         return ipaddress.ip_address(host)
@@ -130,6 +140,9 @@ class Account:
     window: int | None = None
     source_addr_patterns: tuple[re.Pattern[str], ...] = attrs.field(default=(), converter=_patterns)
     system_type: str | None = None
+    # For a clear-text password: a keyed digest of it (process-random key), so a
+    # reload can tell "same password, new salt" from "password changed".
+    password_digest: bytes = attrs.field(default=b"", repr=False, eq=False)
 
     def may(self, operation: str) -> bool:
         """Whether this account may use ``operation`` (e.g. ``"submit_sm"``)."""
@@ -348,6 +361,7 @@ class _Parser:
         )
 
         plaintext = False
+        digest = b""
         if "password_hash" in entry and "password" in entry:
             self.fail(prefix, "give either password_hash or password, not both")
         if "password_hash" in entry:
@@ -363,6 +377,7 @@ class _Parser:
             if not isinstance(password, str) or not password:
                 self.fail(f"{prefix}.password", "must be a non-empty string")
             encoded = hash_password(password, "pbkdf2", iterations=PLAINTEXT_PBKDF2_ITERATIONS)
+            digest = password_digest(password)
             plaintext = True
         else:
             self.fail(f"{prefix}.password_hash", 'missing (or give "password" in clear for tests)')
@@ -403,6 +418,7 @@ class _Parser:
             window=self.positive_int(entry.get("window"), f"{prefix}.window"),
             source_addr_patterns=patterns,
             system_type=system_type,
+            password_digest=digest,
         )
         return account, plaintext
 
