@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 from twisted.internet.defer import Deferred
-from twisted.internet.task import deferLater
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -176,7 +175,8 @@ class SmscProtocol(SmppProtocol):
             # Not verified (no hash): a guess during the penalty learns nothing and costs nothing.
             self.smsc.counters["bind_failures"] += 1
             log.info("{peer}: bind refused: this host's failed binds are being penalised (not verified)", peer=self.peer)
-            return self._refuse_bind(pdu)
+            self._refuse_bind(pdu)
+            return None
         self._binding = True
         try:
             d = self.smsc.authenticator.authenticate(

@@ -12,7 +12,14 @@ from twisted.python.failure import Failure
 
 from smppd.auth import Users
 from smppd.auth import authenticator as authenticator_module
-from smppd.pdu import BindTransceiver, BindTransmitter, CommandId, CommandStatus, EnquireLink, encode_pdu
+from smppd.pdu import (
+    BindTransceiver,
+    BindTransmitter,
+    CommandId,
+    CommandStatus,
+    EnquireLink,
+    encode_pdu,
+)
 from smppd.server.config import ServerConfig
 from smppd.server.factory import SmscFactory
 from smppd.testing import connect, send
