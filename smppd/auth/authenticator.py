@@ -17,6 +17,7 @@ from twisted.python.threadpool import ThreadPool
 from zope.interface import implementer
 
 from smppd.auth.hashing import verify_password
+from smppd.auth.penalty import host_key
 from smppd.auth.users import Account, Users
 from smppd.interfaces import IAuthenticator
 from smppd.pdu.constants import CommandStatus
@@ -242,9 +243,12 @@ class UsersAuthenticator:
         if waiters is not None:
             waiters.append(mine)
             return mine
+        host = host_key(host)
         here = self._hashing_by_host.get(host, 0)
         if self._hashing >= self.max_verifications or here >= self.max_verifications_per_host:
-            raise AuthenticationError(_S.ESME_RBINDFAIL, "too many binds being verified (not verified)")
+            raise AuthenticationError(
+                _S.ESME_RBINDFAIL, "too many binds being verified (not verified)", log_system_id=False
+            )
         self._hashing += 1
         self._hashing_by_host[host] = here + 1
         self.hashes += 1

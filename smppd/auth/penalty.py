@@ -30,7 +30,22 @@ import ipaddress
 
 from twisted.internet.interfaces import IReactorTime
 
-__all__ = ["BindPenalty"]
+__all__ = ["BindPenalty", "host_key"]
+
+
+def host_key(host: str, ipv6_prefix: int = 64) -> str:
+    """What per-host limits count by: the address, an IPv4-mapped IPv6
+    address as IPv4, other IPv6 addresses by their /``ipv6_prefix`` (one
+    subscriber usually holds a whole /64 and could otherwise rotate)."""
+    try:
+        addr = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(addr, ipaddress.IPv6Address):
+        if addr.ipv4_mapped is not None:
+            return str(addr.ipv4_mapped)
+        return str(ipaddress.IPv6Network((int(addr), ipv6_prefix), strict=False))
+    return str(addr)
 
 
 class _Entry:
@@ -76,16 +91,7 @@ class BindPenalty:
         self._entries: collections.OrderedDict[str, _Entry] = collections.OrderedDict()
 
     def _key(self, host: str) -> str:
-        try:
-            addr = ipaddress.ip_address(host)
-        except ValueError:
-            return host
-        if isinstance(addr, ipaddress.IPv6Address):
-            if addr.ipv4_mapped is not None:
-                return str(addr.ipv4_mapped)
-            net = ipaddress.IPv6Network((int(addr), self.ipv6_prefix), strict=False)
-            return str(net)
-        return str(addr)
+        return host_key(host, self.ipv6_prefix)
 
     def _expire(self, now: float) -> None:
         entries = self._entries

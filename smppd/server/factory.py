@@ -7,6 +7,7 @@ from typing import Any
 from twisted.internet.protocol import ServerFactory
 from twisted.logger import Logger
 
+from smppd.auth.penalty import host_key
 from smppd.server.protocol import SmscProtocol
 from smppd.server.smsc import Smsc
 
@@ -39,7 +40,7 @@ class SmscFactory(ServerFactory):
                     limit=self.smsc.config.max_connections,
                 )
             return None
-        host = str(getattr(addr, "host", ""))
+        host = host_key(str(getattr(addr, "host", "")))  # an IPv6 peer counts by its /64
         waiting = self._unbound.get(host)
         limit = self.smsc.config.max_unbound_per_host
         if waiting is not None and len(waiting) >= limit:

@@ -215,3 +215,15 @@ def test_reload_unbinds_only_the_sessions_no_longer_admitted() -> None:
     # An allow-list that no longer admits the peer also revokes.
     h.auth.reload(Users([account("dave", allowed_networks=["10.0.0.0/8"])]))
     assert h.smsc.revoke_sessions(h.auth.still_admits) == 1
+
+
+def test_an_ipv6_host_counts_by_its_64() -> None:
+    from twisted.internet.address import IPv6Address
+
+    h = Harness(config=ServerConfig(max_unbound_per_host=1))
+    factory = SmscFactory(h.smsc)
+    first = factory.buildProtocol(IPv6Address("TCP", "2001:db8:1:2::1", 40000))
+    assert first is not None
+    connect(first, "2001:db8:1:2::1")
+    assert factory.buildProtocol(IPv6Address("TCP", "2001:db8:1:2::ffff", 40001)) is None  # same /64
+    assert factory.buildProtocol(IPv6Address("TCP", "2001:db8:1:3::1", 40002)) is not None
