@@ -134,7 +134,7 @@ def test_no_verification_while_the_host_is_penalised(live: Any, hashes: list[str
         yield first.bind("trx", "open", "wrong")  # free: answered at once
     held = yield server.connect(RawClient())
     held.transport.write(encode_pdu(bind(1, "open", "wrong")))
-    yield within(poll(lambda: penalty.active(HOST)), what="the second failure")
+    yield within(poll(lambda: penalty.failures(HOST) == 2), what="the second failure")
     assert len(hashes) == 2
     held.transport.write(b"".join(encode_pdu(bind(seq, "open", "secret")) for seq in range(2, 8)))
     other = yield server.connect()
