@@ -18,7 +18,7 @@ from smppd.auth.ranges import PatternError, compile_pattern
 from smppd.configfile import ConfigError, _Reader, read_json
 from smppd.logs import LogSettings, parse_log_settings
 from smppd.protocol import SessionConfig
-from smppd.server.config import RetryPolicy, Route, ServerConfig
+from smppd.server.config import BindPenaltyConfig, RetryPolicy, Route, ServerConfig
 from smppd.server.delivery import STATE_BY_NAME, SimulatorRule
 from smppd.storage import StoreOptions
 
@@ -124,6 +124,7 @@ def _session(r: _Reader, base: SessionConfig) -> SessionConfig:
         unbind_timeout=r.number("unbind_timeout", base.unbind_timeout, minimum=0.1),
         window=r.number("window", base.window, minimum=1, integer=True),
         max_command_length=r.number("max_command_length", base.max_command_length, minimum=1024, integer=True),
+        partial_pdu_timeout=r.number("partial_pdu_timeout", base.partial_pdu_timeout, minimum=0.1, nullable=True),
     )
     r.done()
     return s
@@ -151,7 +152,23 @@ def parse_server_config(data: Mapping[str, Any], source: str = "(config)") -> Se
     default_max_binds = limits.number("default_max_binds", d.default_max_binds, minimum=1, nullable=True, integer=True)
     default_window = limits.number("default_window", d.default_window, minimum=1, integer=True)
     outbox_high_water = limits.number("outbox_high_water", d.outbox_high_water, minimum=1, integer=True)
+    max_unbound_per_host = limits.number("max_unbound_per_host", d.max_unbound_per_host, minimum=1, integer=True)
+    max_bind_failures = limits.number("max_bind_failures", d.max_bind_failures, minimum=1, integer=True)
+    max_verifications = limits.number("max_verifications", d.max_verifications, minimum=1, integer=True)
+    max_verifications_per_host = limits.number(
+        "max_verifications_per_host", d.max_verifications_per_host, minimum=1, integer=True
+    )
     limits.done()
+    pen = r.section("bind_penalty")
+    p0 = d.bind_penalty
+    bind_penalty = BindPenaltyConfig(
+        free_failures=pen.number("free_failures", p0.free_failures, minimum=0, integer=True),
+        base_delay=pen.number("base_delay", p0.base_delay, minimum=0),
+        max_delay=pen.number("max_delay", p0.max_delay, minimum=0),
+        forget_after=pen.number("forget_after", p0.forget_after, minimum=1),
+        max_hosts=pen.number("max_hosts", p0.max_hosts, minimum=1, integer=True),
+    )
+    pen.done()
 
     messages = r.section("messages")
     id_format = messages.string("id_format", d.message_id_format, choices=("hex", "decimal"))
@@ -237,6 +254,11 @@ def parse_server_config(data: Mapping[str, Any], source: str = "(config)") -> Se
         default_max_binds=default_max_binds,
         default_window=default_window,
         outbox_high_water=outbox_high_water,
+        max_unbound_per_host=max_unbound_per_host,
+        max_bind_failures=max_bind_failures,
+        max_verifications=max_verifications,
+        max_verifications_per_host=max_verifications_per_host,
+        bind_penalty=bind_penalty,
         message_id_format=id_format,
         default_validity=default_validity,
         max_validity=max_validity,

@@ -27,9 +27,9 @@ class IAuthenticator(Interface):
         system_id: str, password: str, system_type: str, bind_type: str, peer_host: str
     ) -> Deferred[Any]:
         """Fire with the :class:`smppd.auth.Account` of a valid bind, or fail
-        with :class:`smppd.auth.AuthenticationError` carrying the
-        command_status to answer (ESME_RINVSYSID, ESME_RINVPASWD,
-        ESME_RBINDFAIL, ...). ``bind_type`` is "transmitter", "receiver" or
+        with :class:`smppd.auth.AuthenticationError` carrying a reason for
+        the log (the SMSC answers every refusal ESME_RBINDFAIL, so that the
+        status tells nothing). ``bind_type`` is "transmitter", "receiver" or
         "transceiver". Password hashing must not run on the reactor thread."""
 
 

@@ -112,6 +112,7 @@ class SessionConfig:
     unbind_timeout: float = 5.0  # wait for unbind_resp before closing
     window: int = 10  # outstanding requests this side sends
     max_command_length: int = DEFAULT_MAX_COMMAND_LENGTH
+    partial_pdu_timeout: float | None = None  # part of a PDU held this long: close
 
 
 class SmppError(Exception):
@@ -213,6 +214,8 @@ class SmppProtocol(Protocol):
         self._enquire_pending = False
         self._unbind_d: Deferred[None] | None = None
         self._unbind_call: Any = None
+        self._partial_since: float | None = None  # when the framer began holding the current partial PDU
+        self._partial_call: Any = None
         self.closed_d: Deferred[None] = Deferred()
 
     # -- overridable ---------------------------------------------------------
@@ -270,10 +273,10 @@ class SmppProtocol(Protocol):
         was = self.session.state
         self.session.closed()
         self._closing = True
-        for call in (self._sweep_call, self._enquire_call, self._inactivity_call, self._init_call, self._unbind_call):
+        for call in (self._sweep_call, self._enquire_call, self._inactivity_call, self._init_call, self._unbind_call, self._partial_call):
             if call is not None and call.active():
                 call.cancel()
-        self._sweep_call = self._enquire_call = self._inactivity_call = self._init_call = None
+        self._sweep_call = self._enquire_call = self._inactivity_call = self._init_call = self._partial_call = None
         # Swap the pending requests out before firing anything (amp's rule).
         outstanding, self._outstanding = self._outstanding, {}
         waiting, self._waiting = self._waiting, deque()
@@ -336,7 +339,8 @@ class SmppProtocol(Protocol):
         session = self.session
         pdus = self.pdus
         try:
-            for frame in self._framer.feed(data):
+            frames = self._framer.feed(data)
+            for frame in frames:
                 if frame.__class__ is not bytes:
                     self._on_decode_error(frame)  # type: ignore[arg-type]
                     continue
@@ -360,6 +364,29 @@ class SmppProtocol(Protocol):
             self._flush()
         if self._framer.broken:
             self.close()
+        elif self._framer.buffered:
+            if frames or self._partial_since is None:  # a new partial PDU (one timer per timeout, not per PDU)
+                self._partial_since = self._last_rx
+                if self._partial_call is None and self.config.partial_pdu_timeout and not self._closing:
+                    self._partial_call = self.clock.callLater(self.config.partial_pdu_timeout, self._partial_due)
+        else:
+            self._partial_since = None
+
+    def _partial_due(self) -> None:
+        """Close a connection that has held one incomplete PDU for
+        ``partial_pdu_timeout`` (a header promising more than ever comes, or
+        a trickle); re-arm for a partial PDU that began later."""
+        self._partial_call = None
+        since = self._partial_since
+        timeout = self.config.partial_pdu_timeout
+        if since is None or not timeout or self._closing:
+            return
+        left = since + timeout - self.clock.seconds()
+        if left > 0:
+            self._partial_call = self.clock.callLater(left, self._partial_due)
+            return
+        log.info("{peer}: part of a PDU held {t}s without the rest; closing", peer=self.peer, t=timeout)
+        self.close()
 
     def dispatch_frame(self, frame: bytes) -> None:
         """Decode a frame and take the general path (frame handlers call it

@@ -210,3 +210,32 @@ def test_example_config_store():
     settings = load_server_config("etc/server.json")
     assert settings.store == "sqlite:smppd-data/smppd.sqlite3"
     assert settings.store_options == StoreOptions(kind="sqlite", retention=604800, sync="normal")
+
+
+def test_auth_limits_and_bind_penalty_are_read_and_validated():
+
+    settings = parse_server_config(
+        {
+            "limits": {"max_unbound_per_host": 5, "max_bind_failures": 2, "max_verifications": 9, "max_verifications_per_host": 3},
+            "bind_penalty": {"free_failures": 0, "base_delay": 0.5, "max_delay": 4, "forget_after": 60, "max_hosts": 100},
+            "session": {"partial_pdu_timeout": 7},
+        },
+        "t.json",
+    )
+    server = settings.server
+    assert (server.max_unbound_per_host, server.max_bind_failures) == (5, 2)
+    assert (server.max_verifications, server.max_verifications_per_host) == (9, 3)
+    assert server.bind_penalty.free_failures == 0 and server.bind_penalty.max_hosts == 100
+    assert server.session.partial_pdu_timeout == 7
+    example = load_server_config("etc/server.json").server
+    assert example.max_bind_failures == 3 and example.session.partial_pdu_timeout == 30
+    for bad in (
+        {"limits": {"max_bind_failures": 0}},
+        {"limits": {"max_verifications_per_host": "4"}},
+        {"bind_penalty": {"max_hosts": 0}},
+        {"bind_penalty": {"unknown": 1}},
+        {"session": {"partial_pdu_timeout": 0}},
+    ):
+        with pytest.raises(ConfigError) as info:
+            parse_server_config(bad, "t.json")
+        assert "t.json" in str(info.value)

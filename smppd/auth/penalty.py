@@ -13,7 +13,8 @@ The server uses it around authentication::
         penalty.record_success(host)
 
 With the defaults the first 3 failures cost nothing, then 1, 2, 4, 8, 16, 30,
-30, ... seconds. A host is forgotten ``forget_after`` seconds after its last
+30, ... seconds. While that delay runs (:meth:`active`) the server refuses
+further binds from the host without verifying them. A host is forgotten ``forget_after`` seconds after its last
 failure, and at most ``max_hosts`` hosts are tracked (the one whose last
 failure is oldest is dropped first), so memory stays bounded under a flood
 from many addresses. IPv6 peers are counted per /64 (``ipv6_prefix``): one
@@ -29,7 +30,22 @@ import ipaddress
 
 from twisted.internet.interfaces import IReactorTime
 
-__all__ = ["BindPenalty"]
+__all__ = ["BindPenalty", "host_key"]
+
+
+def host_key(host: str, ipv6_prefix: int = 64) -> str:
+    """What per-host limits count by: the address, an IPv4-mapped IPv6
+    address as IPv4, other IPv6 addresses by their /``ipv6_prefix`` (one
+    subscriber usually holds a whole /64 and could otherwise rotate)."""
+    try:
+        addr = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(addr, ipaddress.IPv6Address):
+        if addr.ipv4_mapped is not None:
+            return str(addr.ipv4_mapped)
+        return str(ipaddress.IPv6Network((int(addr), ipv6_prefix), strict=False))
+    return str(addr)
 
 
 class _Entry:
@@ -75,16 +91,7 @@ class BindPenalty:
         self._entries: collections.OrderedDict[str, _Entry] = collections.OrderedDict()
 
     def _key(self, host: str) -> str:
-        try:
-            addr = ipaddress.ip_address(host)
-        except ValueError:
-            return host
-        if isinstance(addr, ipaddress.IPv6Address):
-            if addr.ipv4_mapped is not None:
-                return str(addr.ipv4_mapped)
-            net = ipaddress.IPv6Network((int(addr), self.ipv6_prefix), strict=False)
-            return str(net)
-        return str(addr)
+        return host_key(host, self.ipv6_prefix)
 
     def _expire(self, now: float) -> None:
         entries = self._entries
@@ -109,6 +116,15 @@ class BindPenalty:
     def delay_for(self, host: str) -> float:
         """Seconds to wait before sending a failed bind_resp to ``host``."""
         return self._delay(self.failures(host))
+
+    def active(self, host: str) -> bool:
+        """Whether ``host`` is serving a penalty now: its last failure was
+        less than :meth:`delay_for` seconds ago. Binds from it are refused
+        without verifying them until the penalty is over."""
+        now = self._clock.seconds()
+        self._expire(now)
+        entry = self._entries.get(self._key(host))
+        return entry is not None and now - entry.last < self._delay(entry.failures)
 
     def record_failure(self, host: str) -> float:
         """Count a failed bind from ``host``; returns the new :meth:`delay_for`."""

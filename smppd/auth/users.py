@@ -40,6 +40,8 @@ message is one line naming the file and the key path.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
 import json
 import math
@@ -125,6 +127,14 @@ def _subset_of(allowed: frozenset[str]) -> Any:
     return check
 
 
+_DIGEST_KEY = os.urandom(32)
+
+
+def password_digest(password: str) -> bytes:
+    """A keyed digest of a clear-text password (the key is random per process)."""
+    return hmac.new(_DIGEST_KEY, password.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
+
+
 def _ip_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
         return ipaddress.ip_address(host)
@@ -154,6 +164,9 @@ class Account:
     # bound as receiver/transceiver) from the submitters in receive_from (None: any).
     receive_ranges: tuple[AddressPattern, ...] = attrs.field(default=(), converter=_ranges)
     receive_from: frozenset[str] | None = attrs.field(default=None, converter=_optional_names)
+    # For a clear-text password: a keyed digest of it (process-random key), so a
+    # reload can tell "same password, new salt" from "password changed".
+    password_digest: bytes = attrs.field(default=b"", repr=False, eq=False)
 
     def may(self, operation: str) -> bool:
         """Whether this account may use ``operation`` (e.g. ``"submit_sm"``)."""
@@ -383,6 +396,7 @@ class _Parser:
         )
 
         plaintext = False
+        digest = b""
         if "password_hash" in entry and "password" in entry:
             self.fail(prefix, "give either password_hash or password, not both")
         if "password_hash" in entry:
@@ -398,6 +412,7 @@ class _Parser:
             if not isinstance(password, str) or not password:
                 self.fail(f"{prefix}.password", "must be a non-empty string")
             encoded = hash_password(password, "pbkdf2", iterations=PLAINTEXT_PBKDF2_ITERATIONS)
+            digest = password_digest(password)
             plaintext = True
         else:
             self.fail(f"{prefix}.password_hash", 'missing (or give "password" in clear for tests)')
@@ -446,6 +461,7 @@ class _Parser:
             system_type=system_type,
             receive_ranges=ranges,
             receive_from=receive_from,
+            password_digest=digest,
         )
         return account, plaintext
 

@@ -31,6 +31,20 @@ class RetryPolicy:
 
 
 @attrs.frozen
+class BindPenaltyConfig:
+    """Failed binds from one host (an IPv6 /64): the first ``free_failures``
+    are answered at once, then after ``base_delay`` doubling up to
+    ``max_delay`` seconds; forgotten ``forget_after`` seconds after the last
+    failure; at most ``max_hosts`` hosts remembered."""
+
+    free_failures: int = 3
+    base_delay: float = 1.0
+    max_delay: float = 30.0
+    forget_after: float = 600.0
+    max_hosts: int = 10_000
+
+
+@attrs.frozen
 class ServerConfig:
     system_id: str = "smppd"
     session: SessionConfig = SessionConfig(
@@ -39,8 +53,14 @@ class ServerConfig:
         session_init_timeout=60.0,
         inactivity_timeout=None,
         window=50,
+        partial_pdu_timeout=30.0,
     )
     max_connections: int = 1000
+    max_unbound_per_host: int = 20  # connections from one host not (yet) bound
+    max_bind_failures: int = 3  # refused binds after which a connection is closed
+    max_verifications: int = 16  # password hashes running at once, in total
+    max_verifications_per_host: int = 4  # ... and for one peer host
+    bind_penalty: BindPenaltyConfig = BindPenaltyConfig()
     default_max_binds: int | None = None  # per system_id, when the account sets none
     default_window: int = 50  # requests an ESME may have unanswered before we stop reading
     message_id_format: str = "hex"

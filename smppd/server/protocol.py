@@ -11,11 +11,11 @@ message.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import attrs
 from twisted.internet.defer import Deferred
-from twisted.internet.task import deferLater
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -111,6 +111,10 @@ class SmscProtocol(SmppProtocol):
         self.account: Any = None
         self.interface_version = INTERFACE_VERSION_34
         self._binding = False
+        self._bind_refusals = 0  # refused binds on this connection
+        self._penalty_call: Any = None  # a refused bind's answer, held back by the penalty
+        # set by the factory: called once when this connection binds or closes (per-host unbound count)
+        self.on_leaving_unbound: Callable[[SmscProtocol], None] | None = None
         self._rate: float | None = None
         self._window = smsc.config.default_window
         self._may: frozenset[str] = frozenset()
@@ -144,7 +148,16 @@ class SmscProtocol(SmppProtocol):
         self.smsc.sessions.add(self)
 
     def on_closed(self, reason: Failure) -> None:
+        if self._penalty_call is not None and self._penalty_call.active():
+            self._penalty_call.cancel()
+        self._penalty_call = None
+        self._leave_unbound()
         self.smsc.session_closed(self)
+
+    def _leave_unbound(self) -> None:
+        hook, self.on_leaving_unbound = self.on_leaving_unbound, None
+        if hook is not None:
+            hook(self)
 
     @property
     def peer_host(self) -> str:
@@ -153,12 +166,19 @@ class SmscProtocol(SmppProtocol):
 
     # -- binds ---------------------------------------------------------------
 
-    def _on_bind(self, pdu: BindTransmitter | BindReceiver | BindTransceiver) -> Deferred[Pdu] | Pdu:
+    def _on_bind(self, pdu: BindTransmitter | BindReceiver | BindTransceiver) -> Deferred[Pdu] | Pdu | None:
         if self._binding:
             return pdu.response(command_status=S.ESME_RALYBND)
-        self._binding = True
         bind_type = BIND_TYPE_BY_COMMAND[pdu.command_id]
         host = self.peer_host
+        penalty = self.smsc.penalty
+        if penalty is not None and penalty.active(host):
+            # Not verified (no hash): a guess during the penalty learns nothing and costs nothing.
+            self.smsc.counters["bind_failures"] += 1
+            log.info("{peer}: bind refused: this host's failed binds are being penalised (not verified)", peer=self.peer)
+            self._refuse_bind(pdu)
+            return None
+        self._binding = True
         try:
             d = self.smsc.authenticator.authenticate(
                 pdu.system_id, pdu.password, pdu.system_type, bind_type.value, host
@@ -198,6 +218,7 @@ class SmscProtocol(SmppProtocol):
             self._window = account.window
         self.interface_version = pdu.interface_version
         self.mark_bound(bind_type, account.system_id)
+        self._leave_unbound()
         log.info(
             "{peer}: {system_id} bound as {bind_type}",
             peer=self.peer,
@@ -210,27 +231,39 @@ class SmscProtocol(SmppProtocol):
         smsc.session_bound(self, pdu.address_range)
         return None
 
-    def _bind_failed(self, failure: Failure, pdu: Any, host: str) -> Pdu | Deferred[Pdu]:
-        self._binding = False
+    def _bind_failed(self, failure: Failure, pdu: Any, host: str) -> None:
         self.smsc.counters["bind_failures"] += 1
-        status = getattr(failure.value, "status", None)
-        if status is None:
-            log.failure("{peer}: bind of {system_id} failed", failure, peer=self.peer, system_id=pdu.system_id)
-            status = S.ESME_RBINDFAIL
+        error = failure.value
+        if getattr(error, "status", None) is None:
+            log.failure("{peer}: bind failed", failure, peer=self.peer)
+        elif getattr(error, "log_system_id", True):
+            log.info("{peer}: bind of {system_id} refused: {reason}", peer=self.peer, system_id=pdu.system_id, reason=getattr(error, "reason", ""))
         else:
-            log.info(
-                "{peer}: bind of {system_id} refused: {reason}",
-                peer=self.peer,
-                system_id=pdu.system_id,
-                reason=failure.getErrorMessage(),
-            )
-        response = pdu.response(command_status=status)
+            log.info("{peer}: bind refused: {reason}", peer=self.peer, reason=getattr(error, "reason", ""))
         penalty = self.smsc.penalty
-        if penalty is not None:
-            delay = penalty.record_failure(host)
-            if delay > 0:
-                return deferLater(self.clock, delay, lambda: response)
-        return response
+        delay = penalty.record_failure(host) if penalty is not None else 0.0
+        if delay > 0 and not self._closing:
+            # Still binding while the answer is held back: a bind meanwhile gets ESME_RALYBND.
+            self._penalty_call = self.clock.callLater(delay, self._penalty_over, pdu)
+            return None
+        self._binding = False
+        self._refuse_bind(pdu)
+        return None
+
+    def _penalty_over(self, pdu: Any) -> None:
+        self._penalty_call = None
+        self._binding = False
+        self._refuse_bind(pdu)
+
+    def _refuse_bind(self, pdu: Any) -> None:
+        """Answer a refused bind (always ESME_RBINDFAIL: the reason is only
+        logged); close the connection after ``max_bind_failures`` of them."""
+        self._bind_refusals += 1
+        self.send_pdu(pdu.response(command_status=S.ESME_RBINDFAIL))
+        limit = self.smsc.config.max_bind_failures
+        if limit is not None and self._bind_refusals >= limit:
+            log.info("{peer}: {n} failed binds on this connection; closing", peer=self.peer, n=self._bind_refusals)
+            self.close()
 
     # -- the submit path -----------------------------------------------------
 

@@ -11,7 +11,7 @@ in-memory indexes here are rebuilt from it at start.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -234,6 +234,27 @@ class Smsc:
             self.backend = SimulatorBackend(
                 self.clock, config.simulator_rules, default_delay=config.simulator_default_delay
             )
+
+    def revoke_sessions(self, admits: Callable[[Any, str, str], bool]) -> int:
+        """Unbind every bound session that ``admits(account, bind_type,
+        peer_host)`` no longer lets in (after a users reload: account removed,
+        password changed, bind type or network no longer allowed). Returns
+        how many were unbound; the others stay bound."""
+        revoked = 0
+        for proto in list(self.sessions):
+            bind_type = proto.session.bind_type
+            if proto.account is None or bind_type is None or not proto.session.is_bound:
+                continue
+            if admits(proto.account, bind_type.value, proto.peer_host):
+                continue
+            revoked += 1
+            log.info(
+                "{peer}: {system_id} no longer admitted by the users file; unbinding",
+                peer=proto.peer,
+                system_id=proto.session.system_id,
+            )
+            proto.unbind()
+        return revoked
 
     # -- sessions --------------------------------------------------------------
 

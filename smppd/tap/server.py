@@ -128,7 +128,13 @@ class SmscService(service.MultiService):
         self.demo = users is None
         # --store may have changed the kind: the file's options apply to their kind only
         self.store = open_store(settings.store, reactor, settings.store_options)
-        self.authenticator = UsersAuthenticator(self.users, reactor=reactor)
+        server = settings.server
+        self.authenticator = UsersAuthenticator(
+            self.users,
+            reactor=reactor,
+            max_verifications=server.max_verifications,
+            max_verifications_per_host=server.max_verifications_per_host,
+        )
         self.events = EventBus(reactor)
         self.smsc = Smsc(
             reactor,
@@ -136,7 +142,7 @@ class SmscService(service.MultiService):
             self.authenticator,
             config=settings.server,
             events=self.events,
-            penalty=BindPenalty(reactor),
+            penalty=BindPenalty(reactor, **attrs.asdict(server.bind_penalty)),
         )
         self.factory = SmscFactory(self.smsc)
         for target in settings.webhooks:
@@ -250,9 +256,18 @@ class SmscService(service.MultiService):
         if users is not None:
             self.authenticator.reload(users)
             self.smsc.users_reloaded(users)
+        server = settings.server
+        self.authenticator.max_verifications = server.max_verifications
+        self.authenticator.max_verifications_per_host = server.max_verifications_per_host
+        penalty = self.smsc.penalty
+        if penalty is not None:
+            for key, value in attrs.asdict(server.bind_penalty).items():
+                setattr(penalty, key, value)
         # Listening endpoints, the store, the HTTP endpoint, logging and webhooks
         # need a restart to change; everything else applies from now on.
-        self.smsc.reconfigure(settings.server)
+        self.smsc.reconfigure(server)
+        # Sessions of accounts the new users no longer admit are unbound.
+        self.smsc.revoke_sessions(self.authenticator.still_admits)
         log.info("configuration reloaded from {source}", source=settings.source)
 
     @inlineCallbacks

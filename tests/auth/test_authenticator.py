@@ -88,16 +88,19 @@ def test_success_waits_for_the_pool(auth: UsersAuthenticator, pool: FakeThreadPo
 @pytest.mark.parametrize(
     ("args", "status", "reason"),
     [
-        # Each case also breaks every later check, to show which one wins.
-        (("nobody", "x", "bad", "receiver", "192.0.2.1"), S.ESME_RINVSYSID, "unknown system_id"),
-        (("ESME", "secret", "VMA", "transmitter", "127.0.0.1"), S.ESME_RINVSYSID, "unknown"),
-        (("esme", "wrong", "bad", "receiver", "192.0.2.1"), S.ESME_RINVPASWD, "wrong password"),
-        (("esme", "", "VMA", "transmitter", "127.0.0.1"), S.ESME_RINVPASWD, "wrong password"),
+        # Each case also breaks every later check, to show which one wins; every
+        # refusal has the same status, only the logged reason differs.
+        (("nobody", "x", "bad", "receiver", "192.0.2.1"), S.ESME_RBINDFAIL, "unknown system_id"),
+        (("ESME", "secret", "VMA", "transmitter", "127.0.0.1"), S.ESME_RBINDFAIL, "unknown"),
+        # The network comes before the password: outside the list, right and wrong look alike.
+        (("esme", "wrong", "bad", "receiver", "192.0.2.1"), S.ESME_RBINDFAIL, "address"),
         (("esme", "secret", "bad", "receiver", "192.0.2.1"), S.ESME_RBINDFAIL, "address"),
         (("esme", "secret", "bad", "receiver", "::2"), S.ESME_RBINDFAIL, "address"),
+        (("esme", "", "VMA", "transmitter", "127.0.0.1"), S.ESME_RBINDFAIL, "wrong password"),
+        (("esme", "wrong", "bad", "receiver", "127.0.0.1"), S.ESME_RBINDFAIL, "wrong password"),
         (("esme", "secret", "bad", "receiver", "127.0.0.1"), S.ESME_RBINDFAIL, "bind type"),
-        (("esme", "secret", "bad", "transceiver", "::1"), S.ESME_RINVSYSTYP, "system_type"),
-        (("esme", "secret", "", "transmitter", "127.9.9.9"), S.ESME_RINVSYSTYP, "system_type"),
+        (("esme", "secret", "bad", "transceiver", "::1"), S.ESME_RBINDFAIL, "system_type"),
+        (("esme", "secret", "", "transmitter", "127.9.9.9"), S.ESME_RBINDFAIL, "system_type"),
     ],
 )
 def test_failures_in_order(
@@ -121,8 +124,42 @@ def test_unknown_id_spends_a_dummy_verify(
 ) -> None:
     d = auth.authenticate("nobody", "secret", "", "transmitter", "127.0.0.1")
     assert not d.called and pool.calls == 1
-    assert refused(pool, d).status == S.ESME_RINVSYSID
+    assert refused(pool, d).status == S.ESME_RBINDFAIL
     assert [encoded for encoded, _, _ in verified] == [auth.users.dummy_hash]
+
+
+def test_outside_the_networks_spends_a_dummy_verify(
+    auth: UsersAuthenticator, pool: FakeThreadPool, verified: list[tuple[str, int, bool]]
+) -> None:
+    """From outside the allow-list the account's own hash is never tried
+    (right and wrong password cannot be told apart), yet the same work runs."""
+    for password in ("secret", "wrong"):
+        d = auth.authenticate("esme", password, "VMA", "transmitter", "192.0.2.1")
+        error = refused(pool, d)
+        assert error.status == S.ESME_RBINDFAIL and "address" in error.reason
+    assert [encoded for encoded, _, _ in verified] == [auth.users.dummy_hash] * 2
+
+
+def test_verification_caps_refuse_without_hashing(
+    fake_reactor: FakeReactor, pool: FakeThreadPool, verified: list[tuple[str, int, bool]]
+) -> None:
+    auth = UsersAuthenticator(
+        make_users(), reactor=fake_reactor, threadpool=pool, max_verifications=3, max_verifications_per_host=2
+    )
+    host_a = [auth.authenticate("esme", f"guess{i}", "VMA", "transmitter", "127.0.0.1") for i in range(3)]
+    assert pool.calls == 2 and auth.hashes == 2  # the third from that host is over its cap
+    with pytest.raises(AuthenticationError) as info:
+        result_of(host_a[2])
+    assert info.value.status == S.ESME_RBINDFAIL and "not verified" in info.value.reason
+    host_b = [auth.authenticate("esme", f"x{i}", "VMA", "transmitter", "127.0.0.2") for i in range(2)]
+    assert pool.calls == 3  # the total cap: one more, then refused
+    with pytest.raises(AuthenticationError):
+        result_of(host_b[1])
+    for d in (*host_a[:2], host_b[0]):
+        refused(pool, d)
+    # Answered: the counters are back to zero and the tables empty.
+    assert auth._hashing == 0 and auth._hashing_by_host == {}
+    assert run(pool, auth.authenticate("esme", "secret", "VMA", "transmitter", "127.0.0.1"))
 
 
 def test_successes(auth: UsersAuthenticator, pool: FakeThreadPool) -> None:
@@ -150,15 +187,19 @@ def test_cache_hit_avoids_a_second_verify(
     assert len(verified) == 1 and pool.calls == 1
     # The later checks still run on a cache hit.
     with pytest.raises(AuthenticationError) as info:
-        result_of(auth.authenticate("esme", "secret", "VMA", "transmitter", "192.0.2.1"))
+        result_of(auth.authenticate("esme", "secret", "VMA", "receiver", "127.0.0.1"))
     assert info.value.status == S.ESME_RBINDFAIL
     assert len(verified) == 1
+    # From outside the networks the cache is not consulted: a dummy hash runs,
+    # as for any other refusal (the answer's time does not say "cached").
+    assert refused(pool, auth.authenticate("esme", "secret", "VMA", "transmitter", "192.0.2.1")).status == S.ESME_RBINDFAIL
+    assert len(verified) == 2
     # Another password is not the cached one.
     assert (
         refused(pool, auth.authenticate("esme", "secreT", "VMA", "transmitter", "127.0.0.1")).status
-        == S.ESME_RINVPASWD
+        == S.ESME_RBINDFAIL
     )
-    assert len(verified) == 2
+    assert len(verified) == 3
 
 
 def test_failures_are_not_cached(
@@ -222,12 +263,12 @@ def test_reload_drops_the_cache_and_takes_new_users(
     auth.reload(new)
     assert auth.users is new
     old = auth.authenticate("esme", "secret", "VMA", "transmitter", "127.0.0.1")
-    assert refused(pool, old).status == S.ESME_RINVPASWD
+    assert refused(pool, old).status == S.ESME_RBINDFAIL
     assert run(pool, auth.authenticate("esme", "changed", "VMA", "transmitter", "127.0.0.1"))
 
     auth.reload(Users([Account(system_id="open", password_hash=cheap("open"))]))
     gone = auth.authenticate("esme", "changed", "VMA", "transmitter", "127.0.0.1")
-    assert refused(pool, gone).status == S.ESME_RINVSYSID
+    assert refused(pool, gone).status == S.ESME_RBINDFAIL
 
 
 def test_reload_while_verifying_judges_by_the_new_users(
@@ -236,12 +277,12 @@ def test_reload_while_verifying_judges_by_the_new_users(
     d = auth.authenticate("esme", "secret", "VMA", "transmitter", "127.0.0.1")
     auth.reload(make_users(esme_password="changed"))
     # The old verify succeeds, then the bind is verified again against the new users.
-    assert refused(pool, d).status == S.ESME_RINVPASWD
+    assert refused(pool, d).status == S.ESME_RBINDFAIL
     assert pool.calls == 2
     # ... and the stale success did not land in the cache.
     again = auth.authenticate("esme", "secret", "VMA", "transmitter", "127.0.0.1")
     assert not again.called
-    assert refused(pool, again).status == S.ESME_RINVPASWD
+    assert refused(pool, again).status == S.ESME_RBINDFAIL
 
 
 def test_internal_error_fails_closed(
@@ -296,7 +337,7 @@ def test_verification_runs_off_the_reactor_thread(
     assert account.system_id == "esme"
     with pytest.raises(AuthenticationError) as info:
         yield auth.authenticate("ghost", "secret", "VMA", "transmitter", "127.0.0.1")
-    assert info.value.status == S.ESME_RINVSYSID
+    assert info.value.status == S.ESME_RBINDFAIL
     assert len(verified) == 2
     for _encoded, ident, in_io_thread in verified:
         assert ident != reactor_thread
@@ -311,12 +352,12 @@ def test_default_reactor_and_real_scrypt() -> Any:
     assert account.system_id == "s"
     with pytest.raises(AuthenticationError) as info:
         yield auth.authenticate("s", "px", "", "transceiver", "::1")
-    assert info.value.status == S.ESME_RINVPASWD
+    assert info.value.status == S.ESME_RBINDFAIL
 
 
 def test_odd_input_fails_as_a_deferred(auth: UsersAuthenticator, pool: FakeThreadPool) -> None:
     # A lone surrogate cannot come from the Latin-1 codec, but must not raise here either.
     d = auth.authenticate("esme", "\udcff", "VMA", "transmitter", "127.0.0.1")
-    assert refused(pool, d).status == S.ESME_RINVPASWD
+    assert refused(pool, d).status == S.ESME_RBINDFAIL
     d = auth.authenticate("esme", "secret", "VMA", "transmitter", "fe80::1%eth0")
     assert refused(pool, d).status == S.ESME_RBINDFAIL

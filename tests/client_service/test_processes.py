@@ -52,7 +52,7 @@ def test_blocking_client_from_eight_threads():
     assert report["from_reactor_thread"] == "the blocking client cannot be used from the reactor thread"
     assert report["second_client_ids"] == 1
     assert report["bad_password"].startswith("no bind within 1s (last error: tcp:127.0.0.1:")
-    assert report["bad_password"].endswith("ESME_RINVPASWD)")
+    assert report["bad_password"].endswith("ESME_RBINDFAIL)")
     assert report["reactor_thread_alive"] is False
     assert "Traceback" not in done.stderr, done.stderr[-3000:]
 
@@ -121,7 +121,7 @@ def test_send_with_a_wrong_password_times_out_saying_why(smsc_port):
     done = send(smsc_port, "--to", "1", "--text", "hi", "--timeout", "1.5", password="nope")
     assert done.returncode == 1, done
     last = done.stderr.strip().splitlines()[-1]
-    assert last.startswith("smppd send: no bind within") and last.endswith("ESME_RINVPASWD)")
+    assert last.startswith("smppd send: no bind within") and last.endswith("ESME_RBINDFAIL)")
 
 
 def test_send_to_nobody_says_so():
@@ -144,7 +144,7 @@ def test_send_gives_up_after_max_reconnect_attempts(smsc_port, tmp_path):
     )
     assert done.returncode == 1, done
     assert done.stderr.startswith("smppd send: gave up reconnecting (last error: "), done
-    assert done.stderr.endswith("ESME_RINVPASWD)\n") and done.stderr.count("\n") == 1, done
+    assert done.stderr.endswith("ESME_RBINDFAIL)\n") and done.stderr.count("\n") == 1, done
 
 
 def test_send_usage_errors_exit_2(smsc_port):

@@ -341,15 +341,18 @@ class LiveServers:
         self._calls_before = set(reactor.getDelayedCalls())
 
     @inlineCallbacks
-    def start(self, config: ServerConfig | None = None, users: Any = None) -> Any:
+    def start(
+        self, config: ServerConfig | None = None, users: Any = None, penalty: Any = None, authenticator: Any = None
+    ) -> Any:
         config = config or server_config()
         waiter = EventWaiter()
         smsc = Smsc(
             reactor,
             MemoryStore(),
-            UsersAuthenticator(users or demo_users(), reactor=reactor),
+            authenticator or UsersAuthenticator(users or demo_users(), reactor=reactor),
             config=config,
             events=EventBus(reactor, [waiter]),
+            penalty=penalty,
         )
         yield within(smsc.start(), what="smsc.start()")
         factory = SmscFactory(smsc)

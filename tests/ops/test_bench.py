@@ -111,7 +111,7 @@ def test_errors_are_counted_by_status_name(smsc_port):
 
 @pytest_twisted.inlineCallbacks
 def test_a_wrong_password_is_a_bench_error_and_nothing_is_left_open(smsc_port):
-    with pytest.raises(BenchError, match="bind refused: ESME_RINVPASWD"):
+    with pytest.raises(BenchError, match="bind refused: ESME_RBINDFAIL"):
         yield run_bench(reactor, config(smsc_port, password="wrong", connections=3))
 
 
@@ -277,7 +277,7 @@ def test_the_command_says_why_a_bind_fails_and_exits_1(smsc_port):
     )
     assert code == 1
     assert out == b""
-    assert err.decode().strip() == "smppd bench: bind refused: ESME_RINVPASWD (system_id 'test')"
+    assert err.decode().strip() == "smppd bench: bind refused: ESME_RBINDFAIL (system_id 'test')"
 
 
 @pytest_twisted.inlineCallbacks

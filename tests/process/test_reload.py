@@ -29,17 +29,17 @@ def binds(server: ServerProcess, system_id: str, password: str) -> bool:
 
 def test_sighup_reloads_users_and_keeps_sessions(servers: Servers, tmp_path: Path) -> None:
     users = tmp_path / "users.json"
-    write_users(users, {"alice": "first"})
+    write_users(users, {"alice": "first", "keep": "same"})
     config = tmp_path / "server.json"
     config.write_text(json.dumps({"users_file": "users.json", "store": "memory"}))
     server = servers.start(tmp_path, "--config", str(config))
     assert "demo users" not in "\n".join(server.output())
 
     with Esme(server.port) as old:
-        assert old.bind("alice", "first").command_status == OK
+        assert old.bind("keep", "same").command_status == OK
 
-        # A new user, a changed password.
-        write_users(users, {"alice": "second", "bob": "builder"})
+        # A new user, a changed password (alice's sessions would be unbound: see test_reload_revokes).
+        write_users(users, {"alice": "second", "bob": "builder", "keep": "same"})
         mark = server.mark()
         server.signal(signal.SIGHUP)
         server.wait_for(r"configuration reloaded", start=mark)

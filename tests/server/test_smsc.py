@@ -55,7 +55,7 @@ def h():
 
 @pytest.mark.parametrize(
     ("system_id", "password", "status"),
-    [("nobody", "secret", S.ESME_RINVSYSID), ("alice", "wrong", S.ESME_RINVPASWD)],
+    [("nobody", "secret", S.ESME_RBINDFAIL), ("alice", "wrong", S.ESME_RBINDFAIL)],
 )
 def test_bind_refused(h, system_id, password, status):
     proto, transport = h.connect()
@@ -102,7 +102,7 @@ def test_repeated_bind_failures_are_answered_later_and_later():
         while not transport.value():
             h.clock.advance(0.5)
             waited += 0.5
-        assert transport.pdus()[0].command_status == S.ESME_RINVPASWD
+        assert transport.pdus()[0].command_status == S.ESME_RBINDFAIL
         delays.append(waited)
     assert delays[0] == 0.0 and delays[-1] > delays[3] > 0
 
