@@ -91,6 +91,8 @@ class IncomingMessage:
 
 # handler(message) -> command_status for the deliver_sm_resp (None = ESME_ROK), or a Deferred of it
 MessageHandler = Callable[[IncomingMessage], "int | None | Deferred[int | None]"]
+#: on_report(report): the deliver_sm_resp status for a delivery receipt (None: ESME_ROK)
+ReportHandler = Callable[[ev.DeliveryReport], "int | None | Deferred[int | None]"]
 
 
 class _Entry(SubmitWaiter):
@@ -189,6 +191,7 @@ class SmppClient(service.MultiService):
         *,
         events: ev.EventBus | None = None,
         on_message: MessageHandler | None = None,
+        on_report: ReportHandler | None = None,
         rng: random.Random | None = None,
     ) -> None:
         super().__init__()
@@ -200,6 +203,10 @@ class SmppClient(service.MultiService):
         self.config = config
         self.events = events if events is not None else ev.EventBus(reactor)
         self.on_message = on_message
+        # Given: each receipt's deliver_sm_resp waits for on_report's status
+        # (at-least-once, e.g. the webhook's receipt_ack "delivered"); the
+        # frame fast path, which answers ESME_ROK at once, is then not used.
+        self.on_report = on_report
         self.rng = rng or random.Random()
         self.bind_type = BindType(config.bind_type)
         self.tracker = ReceiptTracker(reactor, config.receipt_timeout, finished=self._tracked_done)
@@ -319,7 +326,7 @@ class SmppClient(service.MultiService):
             session or self.config.session,
             self.events,
             on_deliver=self._on_deliver,
-            on_receipt=self._on_receipt,
+            on_receipt=self._on_receipt if self.on_report is None else None,
         )
         proto.pdus = self.stats.pdus
         return proto
@@ -929,12 +936,12 @@ class SmppClient(service.MultiService):
             pdu.message_payload,
         )
         if fields.is_receipt:
-            self._on_receipt(proto, fields)
-            return S.ESME_ROK
+            return self._on_receipt(proto, fields) or S.ESME_ROK
         return self._on_mo(pdu)
 
-    def _on_receipt(self, proto: EsmeProtocol, fields: ReceiptFields) -> None:
-        """A delivery receipt (decoded, or read from the frame by the protocol)."""
+    def _on_receipt(self, proto: EsmeProtocol, fields: ReceiptFields) -> int | Deferred[int] | None:
+        """A delivery receipt (decoded, or read from the frame by the protocol);
+        with ``on_report`` its answer is on_report's status."""
         receipted = fields.receipted_message_id
         state = fields.message_state
         error = 0
@@ -942,7 +949,7 @@ class SmppClient(service.MultiService):
             parsed = parse_receipt(fields.short_message or fields.message_payload or b"")
             if parsed is None:
                 log.warn("receipt without an id from {source}", source=fields.source_addr)
-                return
+                return None
             receipted = receipted or parsed.id
             state = state if state is not None else parsed.message_state
             error = int(parsed.err) if parsed.err.isdigit() else 0
@@ -951,18 +958,35 @@ class SmppClient(service.MultiService):
             error = int.from_bytes(code[1:], "big")
         self.counters["receipts"] += 1
         matched = self.tracker.receipt(receipted, state, error)
-        if self.events.observed:
-            self.events.publish(
-                ev.DeliveryReport(
-                    at=self.reactor.seconds(),
-                    message_id=receipted,
-                    system_id=self.config.system_id,
-                    state=stat_for_state(state),
-                    error_code=error,
-                )
-            )
         if not matched:
             log.debug("receipt for unknown message {id}", id=receipted)
+        handler = self.on_report
+        if not self.events.observed and handler is None:
+            return None
+        report = ev.DeliveryReport(
+            at=self.reactor.seconds(),
+            message_id=receipted,
+            system_id=self.config.system_id,
+            state=stat_for_state(state),
+            error_code=error,
+        )
+        if self.events.observed:
+            self.events.publish(report)
+        if handler is None:
+            return None
+
+        def handler_failed(failure: Failure) -> int:
+            log.failure("receipt handler failed", failure)
+            return S.ESME_RX_T_APPN
+
+        try:
+            result = handler(report)
+        except Exception:
+            return handler_failed(Failure())
+        if isinstance(result, Deferred):
+            result.addCallbacks(lambda status: status or S.ESME_ROK, handler_failed)
+            return result  # type: ignore[return-value]
+        return result or S.ESME_ROK
 
     def _on_mo(self, pdu: Any) -> int | Deferred[int]:
         sar = None

@@ -81,6 +81,7 @@ class WebhookSettings:
     queue_size: int = 10_000  # items waiting to be posted; more are dropped (and counted)
     concurrency: int = 4  # requests in flight at once
     mo_ack: str = "queued"  # "queued" or "delivered" (see smppd.client.webhook)
+    receipt_ack: str = "queued"  # the same for delivery receipts (a restart applies a change)
 
 
 @attrs.frozen
@@ -228,6 +229,7 @@ def _webhook(r: _Reader) -> WebhookSettings:
         queue_size=w.number("queue_size", d.queue_size, minimum=1, integer=True),
         concurrency=w.number("concurrency", d.concurrency, minimum=1, integer=True),
         mo_ack=w.string("mo_ack", d.mo_ack, choices=MO_ACKS),
+        receipt_ack=w.string("receipt_ack", d.receipt_ack, choices=MO_ACKS),
     )
     w.done()
     return settings
