@@ -91,6 +91,9 @@ class IncomingMessage:
 
 # handler(message) -> command_status for the deliver_sm_resp (None = ESME_ROK), or a Deferred of it
 MessageHandler = Callable[[IncomingMessage], "int | None | Deferred[int | None]"]
+# Destinations whose next concatenation reference is remembered (a forgotten one
+# starts again from a random number).
+_MAX_REFERENCE_DESTINATIONS = 100_000
 #: on_report(report): the deliver_sm_resp status for a delivery receipt (None: ESME_ROK)
 ReportHandler = Callable[[ev.DeliveryReport], "int | None | Deferred[int | None]"]
 
@@ -219,6 +222,8 @@ class SmppClient(service.MultiService):
         self._outcomes: dict[str, TrackedMessage] = {}  # first id -> tracked message (its outcome() waiters)
         self._finished: OrderedDict[str, MessageOutcome] = OrderedDict()
         self._rejected_parts: OrderedDict[tuple[Any, ...], Completed] = OrderedDict()
+        # destination -> its next concatenation reference (see build_submits), least recently used first
+        self._references: OrderedDict[str, int] = OrderedDict()
         self.stats = ServiceStats()  # hot-path counters for /metrics
         self._outbound: set[EsmeProtocol] = set()  # receivers bound after an outbind
         self.last_bind_error: BaseException | None = None  # why the last bind attempt failed
@@ -680,15 +685,29 @@ class SmppClient(service.MultiService):
     ) -> list[SubmitSm]:
         """The submit_sm PDUs for one message (one per segment)."""
         method = concatenation or self.config.concatenation
-        reference = self.rng.randrange(0x100 if method == "udh8" else 0x10000)
+        # The next reference of this destination's sequence (from a random start):
+        # consecutive long messages to one handset get different ones, so they
+        # cannot be mixed up until 256 (udh8; 65536 with udh16 or sar) more
+        # were sent to it. Only a message that was split uses its number up.
+        counter = self._references.pop(destination, None)
+        if counter is None:
+            counter = self.rng.randrange(0x10000)
+        reference = counter % (0x100 if method == "udh8" else 0x10000)
         segments: list[Segment]
-        if isinstance(content, bytes):
-            segments = split_binary(content, method=method, reference=reference)
-        else:
-            enc = choose_encoding(content, languages=self.config.languages, force=encoding) if encoding else None
-            segments = split_text(
-                content, encoding=enc, languages=self.config.languages, method=method, reference=reference
-            )
+        try:
+            if isinstance(content, bytes):
+                segments = split_binary(content, method=method, reference=reference)
+            else:
+                enc = choose_encoding(content, languages=self.config.languages, force=encoding) if encoding else None
+                segments = split_text(
+                    content, encoding=enc, languages=self.config.languages, method=method, reference=reference
+                )
+        finally:
+            self._references[destination] = counter  # (most recently used last)
+        if len(segments) > 1:
+            self._references[destination] = (counter + 1) & 0xFFFF
+        while len(self._references) > _MAX_REFERENCE_DESTINATIONS:
+            self._references.popitem(last=False)
         if source_addr_ton is None:
             source_addr_ton = 5 if source and not source.lstrip("+").isdigit() else 1
         pdus = []
