@@ -222,6 +222,7 @@ class ClientProcess(service.MultiService):
         http = attrs.evolve(new.http, listen=old.http.listen)
         self.api.settings = http
         self.api.site.max_body = http.max_body
+        self.api.site.allowed_origins = http.allowed_origins
         self.api.sent.limit = http.max_tracked
         webhook = old.webhook
         if self.webhook is not None and new.webhook.url is not None:

@@ -206,6 +206,7 @@ def post_message(http_port: int, text: str) -> dict[str, object]:
     request = urllib.request.Request(
         f"http://127.0.0.1:{http_port}/messages",
         data=json.dumps({"to": "447700900123", "text": text}).encode(),
+        headers={"Content-Type": "application/json"},
         method="POST",
     )
     with urllib.request.urlopen(request, timeout=10) as response:
