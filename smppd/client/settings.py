@@ -32,7 +32,7 @@ import attrs
 from twisted.internet.endpoints import clientFromString, quoteStringArgument, serverFromString
 
 from smppd.client.config import ClientConfig, ReconnectPolicy
-from smppd.configfile import ConfigError, _Reader, read_json
+from smppd.configfile import ConfigError, _Reader, read_json, resolve_log_file
 from smppd.logs import LogSettings, parse_log_settings
 from smppd.protocol import SessionConfig
 from smppd.text.national import LANGUAGE_NAMES
@@ -357,5 +357,6 @@ def parse_client_config(data: Mapping[str, Any], source: str = "(config)") -> Cl
 
 
 def load_client_config(path: str) -> ClientSettings:
-    """Read and validate ``path``; ConfigError (file and key) on any mistake."""
-    return parse_client_config(read_json(path), path)
+    """Read and validate ``path``; ConfigError (file and key) on any mistake.
+    A relative ``log.file`` is relative to the file's directory."""
+    return parse_client_config(resolve_log_file(path, read_json(path)), path)
