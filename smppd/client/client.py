@@ -955,12 +955,15 @@ class SmppClient(service.MultiService):
             pdu.message_payload,
         )
         if fields.is_receipt:
-            return self._on_receipt(proto, fields) or S.ESME_ROK
+            return self._take_receipt(fields) or S.ESME_ROK
         return self._on_mo(pdu)
 
-    def _on_receipt(self, proto: EsmeProtocol, fields: ReceiptFields) -> int | Deferred[int] | None:
-        """A delivery receipt (decoded, or read from the frame by the protocol);
-        with ``on_report`` its answer is on_report's status."""
+    def _on_receipt(self, proto: EsmeProtocol, fields: ReceiptFields) -> None:
+        """A delivery receipt read from the frame by the protocol (answered ESME_ROK there)."""
+        self._take_receipt(fields)
+
+    def _take_receipt(self, fields: ReceiptFields) -> int | Deferred[int] | None:
+        """A delivery receipt; with ``on_report`` its answer is on_report's status."""
         receipted = fields.receipted_message_id
         state = fields.message_state
         error = 0
