@@ -4,7 +4,7 @@
 
     smppd hash-password [--scheme scrypt|pbkdf2] [--password-stdin]
     smppd check-users FILE
-    smppd send --host H --port P --system-id ID --password PW --to DEST --text TEXT [--wait-receipt]
+    smppd send --host H --port P --system-id ID [--password-file F] --to DEST --text TEXT [--wait-receipt]
 
 Each subcommand is one ``_add_<name>(subparsers)`` function that builds its
 parser and sets ``run`` (``run(args) -> int``, the exit status); adding a
@@ -152,7 +152,7 @@ def _send_settings(args: argparse.Namespace) -> Any:
         "host": args.host,
         "port": args.port,
         "system_id": args.system_id,
-        "password": args.password if args.password is not None else os.environ.get("SMPP_PASSWORD"),
+        "password": _send_password(args, "password" in data),
         "system_type": args.system_type,
     }
     given = {k: v for k, v in given.items() if v is not None}
@@ -172,6 +172,34 @@ def _send_settings(args: argparse.Namespace) -> Any:
     return parse_client_config(data, source)
 
 
+def _send_password(args: argparse.Namespace, in_config: bool) -> str | None:
+    """The bind password: --password (visible to other users: warned),
+    --password-file, $SMPP_PASSWORD, the --config file's, or a prompt when
+    stdin is a terminal; None: the config's (or none at all)."""
+    if args.password is not None:
+        print(
+            "smppd send: warning: --password is visible to other users of this machine (ps);"
+            " use --password-file or $SMPP_PASSWORD",
+            file=sys.stderr,
+        )
+        return str(args.password)
+    if args.password_file is not None:
+        try:
+            with open(args.password_file, encoding="latin-1") as f:
+                return f.readline().rstrip("\r\n")
+        except OSError as e:
+            raise _UsageError(f"--password-file: cannot read {args.password_file}: {e.strerror or e}") from None
+    if "SMPP_PASSWORD" in os.environ:
+        return os.environ["SMPP_PASSWORD"]
+    if in_config or not sys.stdin.isatty():
+        return None
+    return getpass.getpass("Password: ")
+
+
+class _UsageError(Exception):
+    """A bad command-line option (exit 2)."""
+
+
 def _run_send(args: argparse.Namespace) -> int:
     from smppd.client.blocking import BlockingClient, BlockingTimeout
     from smppd.client.client import ClientStopped, SendError
@@ -183,6 +211,9 @@ def _run_send(args: argparse.Namespace) -> int:
         return 2
     try:
         settings = _send_settings(args)
+    except _UsageError as e:
+        _error("send", str(e))
+        return 2
     except ConfigError as e:
         if e.source == "command line":
             _error("send", f"--{e.key.replace('_', '-')}: {e.reason}")
@@ -274,7 +305,13 @@ def _add_send(subparsers: _Subparsers) -> None:
         help="Twisted client endpoint instead of host/port (repeatable: failover)",
     )
     where.add_argument("--system-id", help="bind system_id")
-    where.add_argument("--password", help="bind password (default: $SMPP_PASSWORD)")
+    secret = where.add_mutually_exclusive_group()
+    secret.add_argument(
+        "--password",
+        help="bind password: visible to other users in the process list; prefer --password-file,"
+        " $SMPP_PASSWORD, the --config file, or the prompt (when none is given on a terminal)",
+    )
+    secret.add_argument("--password-file", metavar="FILE", help="read the bind password from the first line of FILE")
     where.add_argument("--system-type", help="bind system_type")
     what = p.add_argument_group("message")
     what.add_argument("--from", dest="source", default="", help="source address")

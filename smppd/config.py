@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import attrs
 
 from smppd.auth.ranges import PatternError, compile_pattern
-from smppd.configfile import ConfigError, _Reader, read_json
+from smppd.configfile import ConfigError, _Reader, read_json, relative_to, resolve_log_file
 from smppd.logs import LogSettings, parse_log_settings
 from smppd.protocol import SessionConfig
 from smppd.server.config import BindPenaltyConfig, RetryPolicy, Route, ServerConfig
@@ -285,8 +284,14 @@ def parse_server_config(data: Mapping[str, Any], source: str = "(config)") -> Se
 
 
 def load_server_config(path: str) -> ServerSettings:
-    settings = parse_server_config(read_json(path), path)
-    if settings.users_file is not None and not Path(settings.users_file).is_absolute():
-        # Relative paths in a config file are relative to that file.
-        settings = attrs.evolve(settings, users_file=str(Path(path).parent / settings.users_file))
+    """Read and validate ``path``. Relative paths in it (``store``, its
+    default included, ``users_file``, ``log.file``) are relative to the
+    file's directory, whatever the working directory; only the embedded
+    defaults (no file at all) keep ``smppd-data/`` under the working directory."""
+    settings = parse_server_config(resolve_log_file(path, read_json(path)), path)
+    if settings.users_file is not None:
+        settings = attrs.evolve(settings, users_file=relative_to(path, settings.users_file))
+    kind, colon, store_path = settings.store.partition(":")
+    if colon and store_path:
+        settings = attrs.evolve(settings, store=f"{kind}:{relative_to(path, store_path)}")
     return settings

@@ -148,3 +148,25 @@ def read_json(path: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(path, "", "must hold a JSON object")
     return data
+
+
+def relative_to(config_path: str, path: str) -> str:
+    """``path`` as written in the file ``config_path``: a relative path is
+    relative to the directory of that file (as ``users_file`` always was),
+    never to the process's working directory (``/`` under systemd)."""
+    if not path or Path(path).is_absolute():
+        return path
+    return str(Path(config_path).resolve().parent / path)
+
+
+def resolve_log_file(config_path: str, data: Any) -> Any:
+    """``data`` (a configuration object) with a relative ``log.file`` made
+    relative to ``config_path``'s directory; anything that is not a string
+    is left for the parser to report."""
+    if not isinstance(data, dict) or not isinstance(data.get("log"), dict):
+        return data
+    file = data["log"].get("file")
+    if not isinstance(file, str) or not file.strip():
+        return data
+    return {**data, "log": {**data["log"], "file": relative_to(config_path, file)}}
+

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -43,7 +44,7 @@ STORE_MISTAKES = [
 def test_example_config_loads():
     settings = load_server_config("etc/server.json")
     assert settings.listen == ("tcp:2775:interface=127.0.0.1",)
-    assert settings.users_file == "etc/users.json"
+    assert settings.users_file == str(REPO_ETC / "users.json")
     server = settings.server
     assert server.session.window == 50 and server.session.inactivity_timeout is None
     assert server.simulator_rules[0].state == MessageState.UNDELIVERABLE
@@ -208,7 +209,8 @@ def test_store_override_keeps_the_options_of_its_kind(tmp_path):
 
 def test_example_config_store():
     settings = load_server_config("etc/server.json")
-    assert settings.store == "sqlite:smppd-data/smppd.sqlite3"
+    # (relative to the file: etc/, not the working directory)
+    assert settings.store == f"sqlite:{REPO_ETC / 'smppd-data/smppd.sqlite3'}"
     assert settings.store_options == StoreOptions(kind="sqlite", retention=604800, sync="normal")
 
 
@@ -239,3 +241,46 @@ def test_auth_limits_and_bind_penalty_are_read_and_validated():
         with pytest.raises(ConfigError) as info:
             parse_server_config(bad, "t.json")
         assert "t.json" in str(info.value)
+
+
+REPO_ETC = Path(__file__).resolve().parent.parent / "etc"
+
+
+def test_relative_paths_in_a_config_file_are_relative_to_that_file(tmp_path, monkeypatch):
+    """store (string, object, or the default), users_file and log.file, as
+    users_file always was; the working directory plays no part."""
+    conf = tmp_path / "conf"
+    (conf / "logs").mkdir(parents=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    cases = [
+        ({"store": "sqlite:data/s.db"}, f"sqlite:{conf / 'data/s.db'}"),
+        ({"store": "file:journal"}, f"file:{conf / 'journal'}"),
+        ({"store": {"kind": "sqlite", "path": "d/x.sqlite3"}}, f"sqlite:{conf / 'd/x.sqlite3'}"),
+        ({}, f"sqlite:{conf / 'smppd-data/smppd.sqlite3'}"),  # the default, with a file
+        ({"store": "sqlite:/abs/s.db"}, "sqlite:/abs/s.db"),
+        ({"store": "memory"}, "memory"),
+    ]
+    for data, store in cases:
+        settings = load_server_config(write(conf, data))
+        assert settings.store == store, data
+    (conf / "users.json").write_text(json.dumps({"users": [{"system_id": "a", "password": "b"}]}))
+    settings = load_server_config(write(conf, {"users_file": "users.json", "log": {"file": "logs/smppd.log"}}))
+    assert settings.users_file == str(conf / "users.json")
+    assert settings.log is not None and settings.log.file == str(conf / "logs/smppd.log")
+    # (logs/ exists under conf, not under the working directory: validated where it resolves)
+    assert not (elsewhere / "logs").exists()
+    # no file at all: the documented ./smppd-data under the working directory
+    assert ServerSettings().store == "sqlite:smppd-data/smppd.sqlite3"
+
+
+def test_a_client_log_file_is_relative_to_its_config_file(tmp_path, monkeypatch):
+    from smppd.client.settings import load_client_config
+
+    (tmp_path / "conf" / "logs").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "conf" / "client.json"
+    path.write_text(json.dumps({"system_id": "a", "log": {"file": "logs/client.log"}}))
+    settings = load_client_config(str(path))
+    assert settings.log is not None and settings.log.file == str(tmp_path / "conf" / "logs/client.log")

@@ -91,6 +91,11 @@ class IncomingMessage:
 
 # handler(message) -> command_status for the deliver_sm_resp (None = ESME_ROK), or a Deferred of it
 MessageHandler = Callable[[IncomingMessage], "int | None | Deferred[int | None]"]
+# Destinations whose next concatenation reference is remembered (a forgotten one
+# starts again from a random number).
+_MAX_REFERENCE_DESTINATIONS = 100_000
+#: on_report(report): the deliver_sm_resp status for a delivery receipt (None: ESME_ROK)
+ReportHandler = Callable[[ev.DeliveryReport], "int | None | Deferred[int | None]"]
 
 
 class _Entry(SubmitWaiter):
@@ -189,6 +194,7 @@ class SmppClient(service.MultiService):
         *,
         events: ev.EventBus | None = None,
         on_message: MessageHandler | None = None,
+        on_report: ReportHandler | None = None,
         rng: random.Random | None = None,
     ) -> None:
         super().__init__()
@@ -200,6 +206,10 @@ class SmppClient(service.MultiService):
         self.config = config
         self.events = events if events is not None else ev.EventBus(reactor)
         self.on_message = on_message
+        # Given: each receipt's deliver_sm_resp waits for on_report's status
+        # (at-least-once, e.g. the webhook's receipt_ack "delivered"); the
+        # frame fast path, which answers ESME_ROK at once, is then not used.
+        self.on_report = on_report
         self.rng = rng or random.Random()
         self.bind_type = BindType(config.bind_type)
         self.tracker = ReceiptTracker(reactor, config.receipt_timeout, finished=self._tracked_done)
@@ -212,6 +222,8 @@ class SmppClient(service.MultiService):
         self._outcomes: dict[str, TrackedMessage] = {}  # first id -> tracked message (its outcome() waiters)
         self._finished: OrderedDict[str, MessageOutcome] = OrderedDict()
         self._rejected_parts: OrderedDict[tuple[Any, ...], Completed] = OrderedDict()
+        # destination -> its next concatenation reference (see build_submits), least recently used first
+        self._references: OrderedDict[str, int] = OrderedDict()
         self.stats = ServiceStats()  # hot-path counters for /metrics
         self._outbound: set[EsmeProtocol] = set()  # receivers bound after an outbind
         self.last_bind_error: BaseException | None = None  # why the last bind attempt failed
@@ -319,7 +331,7 @@ class SmppClient(service.MultiService):
             session or self.config.session,
             self.events,
             on_deliver=self._on_deliver,
-            on_receipt=self._on_receipt,
+            on_receipt=self._on_receipt if self.on_report is None else None,
         )
         proto.pdus = self.stats.pdus
         return proto
@@ -673,15 +685,29 @@ class SmppClient(service.MultiService):
     ) -> list[SubmitSm]:
         """The submit_sm PDUs for one message (one per segment)."""
         method = concatenation or self.config.concatenation
-        reference = self.rng.randrange(0x100 if method == "udh8" else 0x10000)
+        # The next reference of this destination's sequence (from a random start):
+        # consecutive long messages to one handset get different ones, so they
+        # cannot be mixed up until 256 (udh8; 65536 with udh16 or sar) more
+        # were sent to it. Only a message that was split uses its number up.
+        counter = self._references.pop(destination, None)
+        if counter is None:
+            counter = self.rng.randrange(0x10000)
+        reference = counter % (0x100 if method == "udh8" else 0x10000)
         segments: list[Segment]
-        if isinstance(content, bytes):
-            segments = split_binary(content, method=method, reference=reference)
-        else:
-            enc = choose_encoding(content, languages=self.config.languages, force=encoding) if encoding else None
-            segments = split_text(
-                content, encoding=enc, languages=self.config.languages, method=method, reference=reference
-            )
+        try:
+            if isinstance(content, bytes):
+                segments = split_binary(content, method=method, reference=reference)
+            else:
+                enc = choose_encoding(content, languages=self.config.languages, force=encoding) if encoding else None
+                segments = split_text(
+                    content, encoding=enc, languages=self.config.languages, method=method, reference=reference
+                )
+        finally:
+            self._references[destination] = counter  # (most recently used last)
+        if len(segments) > 1:
+            self._references[destination] = (counter + 1) & 0xFFFF
+        while len(self._references) > _MAX_REFERENCE_DESTINATIONS:
+            self._references.popitem(last=False)
         if source_addr_ton is None:
             source_addr_ton = 5 if source and not source.lstrip("+").isdigit() else 1
         pdus = []
@@ -929,12 +955,15 @@ class SmppClient(service.MultiService):
             pdu.message_payload,
         )
         if fields.is_receipt:
-            self._on_receipt(proto, fields)
-            return S.ESME_ROK
+            return self._take_receipt(fields) or S.ESME_ROK
         return self._on_mo(pdu)
 
     def _on_receipt(self, proto: EsmeProtocol, fields: ReceiptFields) -> None:
-        """A delivery receipt (decoded, or read from the frame by the protocol)."""
+        """A delivery receipt read from the frame by the protocol (answered ESME_ROK there)."""
+        self._take_receipt(fields)
+
+    def _take_receipt(self, fields: ReceiptFields) -> int | Deferred[int] | None:
+        """A delivery receipt; with ``on_report`` its answer is on_report's status."""
         receipted = fields.receipted_message_id
         state = fields.message_state
         error = 0
@@ -942,7 +971,7 @@ class SmppClient(service.MultiService):
             parsed = parse_receipt(fields.short_message or fields.message_payload or b"")
             if parsed is None:
                 log.warn("receipt without an id from {source}", source=fields.source_addr)
-                return
+                return None
             receipted = receipted or parsed.id
             state = state if state is not None else parsed.message_state
             error = int(parsed.err) if parsed.err.isdigit() else 0
@@ -951,18 +980,35 @@ class SmppClient(service.MultiService):
             error = int.from_bytes(code[1:], "big")
         self.counters["receipts"] += 1
         matched = self.tracker.receipt(receipted, state, error)
-        if self.events.observed:
-            self.events.publish(
-                ev.DeliveryReport(
-                    at=self.reactor.seconds(),
-                    message_id=receipted,
-                    system_id=self.config.system_id,
-                    state=stat_for_state(state),
-                    error_code=error,
-                )
-            )
         if not matched:
             log.debug("receipt for unknown message {id}", id=receipted)
+        handler = self.on_report
+        if not self.events.observed and handler is None:
+            return None
+        report = ev.DeliveryReport(
+            at=self.reactor.seconds(),
+            message_id=receipted,
+            system_id=self.config.system_id,
+            state=stat_for_state(state),
+            error_code=error,
+        )
+        if self.events.observed:
+            self.events.publish(report)
+        if handler is None:
+            return None
+
+        def handler_failed(failure: Failure) -> int:
+            log.failure("receipt handler failed", failure)
+            return S.ESME_RX_T_APPN
+
+        try:
+            result = handler(report)
+        except Exception:
+            return handler_failed(Failure())
+        if isinstance(result, Deferred):
+            result.addCallbacks(lambda status: status or S.ESME_ROK, handler_failed)
+            return result  # type: ignore[return-value]
+        return result or S.ESME_ROK
 
     def _on_mo(self, pdu: Any) -> int | Deferred[int]:
         sar = None

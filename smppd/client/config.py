@@ -32,7 +32,7 @@ class ReconnectPolicy:
 class ClientConfig:
     endpoints: tuple[str, ...] = ("tcp:127.0.0.1:2775",)  # Twisted client endpoint strings; failover in order
     system_id: str = ""
-    password: str = ""
+    password: str = attrs.field(default="", repr=False)  # (never in a repr or a log line)
     system_type: str = ""
     bind_type: str = "transceiver"  # transmitter, receiver or transceiver
     addr_ton: int = 0

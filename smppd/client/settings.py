@@ -22,15 +22,17 @@ and send outbind.
 
 from __future__ import annotations
 
+import ipaddress
 import warnings
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import attrs
 from twisted.internet.endpoints import clientFromString, quoteStringArgument, serverFromString
 
 from smppd.client.config import ClientConfig, ReconnectPolicy
-from smppd.configfile import ConfigError, _Reader, read_json
+from smppd.configfile import ConfigError, _Reader, read_json, resolve_log_file
 from smppd.logs import LogSettings, parse_log_settings
 from smppd.protocol import SessionConfig
 from smppd.text.national import LANGUAGE_NAMES
@@ -67,6 +69,9 @@ class HttpSettings:
     max_body: int = 64 * 1024  # bytes of one request body
     request_timeout: float = 30.0  # waiting for the SMSC's submit_sm_resp(s)
     max_tracked: int = 100_000  # sent messages remembered for GET /messages/{id}
+    # /messages needs "Authorization: Bearer <token>" (required off loopback); None: no token
+    token: str | None = attrs.field(default=None, repr=False)
+    allowed_origins: tuple[str, ...] = ()  # browser Origins accepted besides the API's own
 
 
 @attrs.frozen
@@ -81,6 +86,7 @@ class WebhookSettings:
     queue_size: int = 10_000  # items waiting to be posted; more are dropped (and counted)
     concurrency: int = 4  # requests in flight at once
     mo_ack: str = "queued"  # "queued" or "delivered" (see smppd.client.webhook)
+    receipt_ack: str = "queued"  # the same for delivery receipts (a restart applies a change)
 
 
 @attrs.frozen
@@ -200,14 +206,69 @@ def _listen(r: _Reader, name: str, default: str | None, null_means: str) -> str 
     return listen
 
 
+def _endpoint_words(spec: str) -> tuple[str, list[str], dict[str, str]]:
+    """An endpoint string's kind, positional arguments and keywords (Twisted's
+    grammar: ``:`` separates, ``\\`` escapes)."""
+    words, word, escaped = [], [], False
+    for ch in spec:
+        if escaped:
+            word.append(ch)
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == ":":
+            words.append("".join(word))
+            word = []
+        else:
+            word.append(ch)
+    words.append("".join(word))
+    positional = [w for w in words[1:] if "=" not in w]
+    keywords = dict(w.split("=", 1) for w in words[1:] if "=" in w)
+    return words[0].lower(), positional, keywords
+
+
+def local_only(spec: str) -> bool:
+    """Whether a server endpoint string listens on loopback only (or on a
+    UNIX socket); anything else (all interfaces, a public address, an
+    endpoint kind this does not know) counts as reachable from the network."""
+    kind, _, keywords = _endpoint_words(spec)
+    if kind == "unix":
+        return True
+    if kind not in ("tcp", "tcp6", "ssl"):
+        return False
+    interface = keywords.get("interface", "")
+    if interface == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(interface).is_loopback
+    except ValueError:
+        return False  # "" (every interface) or a name
+
+
+def _origin(r: _Reader, key: str, origin: str) -> str:
+    parts = urlsplit(origin)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path or parts.query or parts.fragment:
+        raise ConfigError(r.source, key, f"{origin!r} is not an origin (scheme://host[:port], no path)")
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
 def _http(r: _Reader) -> HttpSettings:
     d = HttpSettings()
     h = r.section("http")
+    listen = _listen(h, "listen", d.listen, "no HTTP API")
+    token = h.optional_string("token")
+    if token is not None and (len(token) < 16 or not token.isascii() or not token.isprintable() or " " in token):
+        h.fail("token", "must be at least 16 printable ASCII characters without spaces")
+    if token is None and listen is not None and not local_only(listen):
+        h.fail("token", "is required when http.listen is not a loopback address (the API sends messages)")
+    origins = h.string_list("allowed_origins", ())
     settings = HttpSettings(
-        listen=_listen(h, "listen", d.listen, "no HTTP API"),
+        listen=listen,
         max_body=h.number("max_body", d.max_body, minimum=256, integer=True),
         request_timeout=_positive(h, "request_timeout", d.request_timeout),
         max_tracked=h.number("max_tracked", d.max_tracked, minimum=1, integer=True),
+        token=token,
+        allowed_origins=tuple(_origin(h, f"{h.key('allowed_origins')}[{i}]", o) for i, o in enumerate(origins)),
     )
     h.done()
     return settings
@@ -228,6 +289,7 @@ def _webhook(r: _Reader) -> WebhookSettings:
         queue_size=w.number("queue_size", d.queue_size, minimum=1, integer=True),
         concurrency=w.number("concurrency", d.concurrency, minimum=1, integer=True),
         mo_ack=w.string("mo_ack", d.mo_ack, choices=MO_ACKS),
+        receipt_ack=w.string("receipt_ack", d.receipt_ack, choices=MO_ACKS),
     )
     w.done()
     return settings
@@ -295,5 +357,6 @@ def parse_client_config(data: Mapping[str, Any], source: str = "(config)") -> Cl
 
 
 def load_client_config(path: str) -> ClientSettings:
-    """Read and validate ``path``; ConfigError (file and key) on any mistake."""
-    return parse_client_config(read_json(path), path)
+    """Read and validate ``path``; ConfigError (file and key) on any mistake.
+    A relative ``log.file`` is relative to the file's directory."""
+    return parse_client_config(resolve_log_file(path, read_json(path)), path)

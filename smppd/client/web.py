@@ -21,12 +21,26 @@
 ``GET /readyz``
     200 while at least one bind is up, else 503.
 
+Who may call it:
+
+* with ``http.token`` set, ``/messages`` (POST and GET) needs
+  ``Authorization: Bearer <token>`` (compared in constant time): 401
+  otherwise. The token is required when ``http.listen`` is not a loopback
+  address; ``/healthz``, ``/readyz`` and ``/metrics`` (read-only) stay open.
+* a POST must say ``Content-Type: application/json`` (415 otherwise): a web
+  page can make a browser send a cross-site "simple" POST (text/plain, a
+  form), never a JSON one without CORS, which this API does not grant.
+* a request with an ``Origin`` header (a browser's, from a web page) is
+  refused (403) unless it is the API's own origin or in
+  ``http.allowed_origins``.
+
 Nothing here blocks: bodies are limited to ``http.max_body`` bytes as they
 arrive (the excess is discarded and answered 413) and parsed in one go.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 from collections import OrderedDict
 from io import BytesIO
@@ -159,9 +173,19 @@ class ApiSite(server.Site):
     requestFactory = LimitedRequest
     noisy = False
 
-    def __init__(self, root: resource.Resource, max_body: int, timeout: float = 60.0) -> None:
+    def __init__(
+        self, root: resource.Resource, max_body: int, timeout: float = 60.0, allowed_origins: tuple[str, ...] = ()
+    ) -> None:
         super().__init__(root, timeout=timeout)
         self.max_body = max_body
+        self.allowed_origins = allowed_origins
+        self.displayTracebacks = False
+
+    def getResourceFor(self, request: server.Request) -> resource.IResource:
+        origin = request.getHeader(b"origin")
+        if origin is not None and not _same_origin(request, origin.decode("latin-1"), self.allowed_origins):
+            return _Refused(403, "cross-origin requests are not allowed")
+        return super().getResourceFor(request)
 
     def log(self, request: http.Request) -> None:
         """No access log: a line per request is a line per message (see
@@ -198,6 +222,36 @@ class _Json(resource.Resource):
 
     def answer(self, request: server.Request) -> bytes | int:
         raise NotImplementedError
+
+
+def _same_origin(request: server.Request, origin: str, allowed: tuple[str, ...]) -> bool:
+    """Whether a browser's ``Origin`` is the API's own (scheme and Host of
+    this request) or one of ``allowed``."""
+    origin = origin.strip().lower()
+    host = request.getHeader(b"host")
+    scheme = "https" if request.isSecure() else "http"
+    own = None if host is None else f"{scheme}://{host.decode('latin-1').strip().lower()}"
+    return origin == own or origin in allowed
+
+
+class _Refused(resource.Resource):
+    isLeaf = True
+
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__()
+        self.code = code
+        self.reason = reason
+
+    def render(self, request: server.Request) -> bytes:
+        return _error(request, self.code, self.reason)
+
+
+def _authorized(request: server.Request, token: str | None) -> bool:
+    if token is None:
+        return True
+    given = request.getHeader(b"authorization") or b""
+    scheme, _, value = given.partition(b" ")
+    return scheme.lower() == b"bearer" and hmac.compare_digest(value.strip(), token.encode("ascii"))
 
 
 class _Health(_Json):
@@ -247,12 +301,20 @@ class _Messages(_Json):
         self.api = api
 
     def render(self, request: server.Request) -> bytes | int:
+        if not _authorized(request, self.api.settings.token):
+            self.api.counters["unauthorized"] += 1
+            request.setHeader(b"www-authenticate", b'Bearer realm="smppd"')
+            return _error(request, 401, "a valid bearer token is required")
         path = [p for p in request.postpath or () if p]
         method = request.method
         if not path:
             if method != b"POST":
                 request.setHeader(b"allow", b"POST")
                 return _error(request, 405, "use POST to send a message")
+            content_type = (request.getHeader(b"content-type") or b"").partition(b";")[0].strip().lower()
+            if content_type != b"application/json":
+                self.api.counters["invalid"] += 1
+                return _error(request, 415, "the body must be application/json")
             return self.api.post_message(request)
         if len(path) != 1:
             return _error(request, 404, "no such resource")
@@ -331,8 +393,10 @@ class MessageApi:
         self.reactor = reactor if reactor is not None else client.reactor
         self.sent = SentMessages(self.settings.max_tracked)
         self.resource = _Root(self)
-        self.site = ApiSite(self.resource, self.settings.max_body)
-        self.counters = {"accepted": 0, "refused": 0, "invalid": 0, "unavailable": 0, "timed_out": 0}
+        self.site = ApiSite(self.resource, self.settings.max_body, allowed_origins=self.settings.allowed_origins)
+        self.counters = {
+            "accepted": 0, "refused": 0, "invalid": 0, "unavailable": 0, "timed_out": 0, "unauthorized": 0,
+        }  # fmt: skip
 
     # -- POST /messages ----------------------------------------------------------------
 

@@ -37,6 +37,18 @@ The SMPP side never waits for the webhook:
 
   In both modes a full queue answers ESME_RX_T_APPN at once: the SMSC keeps
   the message, nothing is dropped.
+* delivery reports follow ``receipt_ack`` the same way:
+
+  ``"queued"`` (the default)
+      as above: the receipt is acknowledged (ESME_ROK, on the client's fast
+      path) before the webhook has it; a full queue drops it (counted and
+      logged) and a webhook failing past its retries loses it: at-most-once.
+  ``"delivered"``
+      the receipt's deliver_sm_resp waits for the webhook's 2xx (one attempt,
+      bounded by ``timeout``); a failure or a full queue answers
+      ESME_RX_T_APPN, so the SMSC keeps the receipt and sends it again:
+      at-least-once (each delivery has its own ``id``; the receiver
+      deduplicates by ``message_id`` and ``state``). Changing it needs a restart.
 """
 
 from __future__ import annotations
@@ -67,6 +79,9 @@ class WebhookForwarder(JsonWebhook):
 
     def __init__(self, settings: WebhookSettings, reactor: Any = None, *, http_client: Any = None) -> None:
         super().__init__(settings, reactor, http_client=http_client)
+        # Fixed at start: with "delivered" the client hands receipts to
+        # on_report (its on_report is wired once), not through the event bus.
+        self.receipt_ack = settings.receipt_ack
 
     def reconfigure(self, settings: WebhookSettings) -> None:
         """Use ``settings`` from now on (SIGHUP): the URL, time-out, back-off,
@@ -86,18 +101,27 @@ class WebhookForwarder(JsonWebhook):
 
     def observe(self, event: Any) -> None:
         """IEventObserver: queue ``delivery.report`` events, ignore the rest."""
-        if event.name != DeliveryReport.name:
-            return
-        self.post(
-            "delivery_report",
-            {
-                "message_id": event.message_id,
-                "state": event.state,
-                "error_code": event.error_code,
-                "system_id": event.system_id,
-                "at": event.at,
-            },
-        )
+        if event.name != DeliveryReport.name or self.receipt_ack == "delivered":
+            return  # (with "delivered" the client calls on_report instead)
+        self.post("delivery_report", self._report_payload(event))
+
+    def on_report(self, report: DeliveryReport) -> int | Deferred[int | None]:
+        """The client's receipt handler for ``receipt_ack`` "delivered": the
+        deliver_sm_resp status, once the webhook has answered."""
+        ack: Deferred[int | None] = Deferred()
+        if not self.post("delivery_report", self._report_payload(report), max_attempts=1, ack=ack):
+            return S.ESME_RX_T_APPN
+        return ack
+
+    @staticmethod
+    def _report_payload(event: DeliveryReport) -> dict[str, Any]:
+        return {
+            "message_id": event.message_id,
+            "state": event.state,
+            "error_code": event.error_code,
+            "system_id": event.system_id,
+            "at": event.at,
+        }
 
     def on_message(self, message: IncomingMessage) -> int | Deferred[int | None]:
         """The client's MO handler: the deliver_sm_resp status (see the module doc)."""

@@ -123,6 +123,9 @@ class ClientProcess(service.MultiService):
             reactor,
             events=self.events,
             on_message=self.webhook.on_message if self.webhook is not None else None,
+            on_report=self.webhook.on_report
+            if self.webhook is not None and settings.webhook.receipt_ack == "delivered"
+            else None,
         )
         self.client.setServiceParent(self)
         self.outbind: OutbindListener | None = None
@@ -219,6 +222,7 @@ class ClientProcess(service.MultiService):
         http = attrs.evolve(new.http, listen=old.http.listen)
         self.api.settings = http
         self.api.site.max_body = http.max_body
+        self.api.site.allowed_origins = http.allowed_origins
         self.api.sent.limit = http.max_tracked
         webhook = old.webhook
         if self.webhook is not None and new.webhook.url is not None:
@@ -258,6 +262,8 @@ def needs_restart(old: ClientSettings, new: ClientSettings) -> list[str]:
         keys.append("http.listen")
     if (old.webhook.url is None) != (new.webhook.url is None):
         keys.append("webhook.url")
+    if old.webhook.receipt_ack != new.webhook.receipt_ack:
+        keys.append("webhook.receipt_ack")
     if (old.log is None) != (new.log is None):
         keys.append("log")
     elif old.log is not None and new.log is not None:

@@ -20,6 +20,8 @@ Pure: imports nothing from Twisted.
 
 from __future__ import annotations
 
+import itertools
+import random
 import unicodedata
 from collections.abc import Callable, Sequence
 from functools import lru_cache
@@ -57,6 +59,7 @@ __all__ = [
     "Segment",
     "count_segments",
     "grapheme_clusters",
+    "next_reference",
     "split_binary",
     "split_text",
 ]
@@ -250,10 +253,22 @@ def _fill_for(udh_octets: int) -> int:
     return fill_bits(udh_octets) if udh_octets else 0
 
 
-def _check_args(method: str, reference: int) -> None:
+# References for callers that give none: one sequence for the process (from a
+# random start, so a restart does not begin where the last run did), so that
+# consecutive long messages never share one until 256 (udh8) or 65536 others
+# were split. (next() on itertools.count is atomic: safe from threads.)
+_REFERENCES = itertools.count(random.randrange(0x10000))
+
+
+def next_reference(method: str = "udh8") -> int:
+    """The next concatenation reference of the process-wide sequence, in the range of ``method``."""
+    return next(_REFERENCES) % (0x100 if method == "udh8" else 0x10000)
+
+
+def _check_args(method: str, reference: int | None) -> None:
     if method not in METHODS:
         raise ValueError(f"unknown split method {method!r}; expected one of {', '.join(METHODS)}")
-    if method == "payload":
+    if method == "payload" or reference is None:
         return
     limit = 0xFF if method == "udh8" else 0xFFFF
     if not 0 <= reference <= limit:
@@ -380,7 +395,7 @@ def _build(
     bodies: Sequence[_Body],
     concatenated: bool,
     method: str,
-    reference: int,
+    reference: int | None,
     layout: _Layout,
     data_coding: int,
     encode_body: Callable[[_Body, bytes], bytes],
@@ -394,6 +409,8 @@ def _build(
     if not concatenated:
         udh = layout.udh()
         return [Segment(encode_body(bodies[0], udh), UDHI if udh else 0, data_coding)]
+    if reference is None:  # (drawn only for a message that is concatenated)
+        reference = next_reference(method)
     total = len(bodies)
     segments: list[Segment] = []
     for seq, body in enumerate(bodies, start=1):
@@ -414,7 +431,7 @@ def split_text(
     encoding: TextEncoding | None = None,
     languages: Sequence[int] = (),
     method: str = "udh8",
-    reference: int = 0,
+    reference: int | None = None,
     ports: tuple[int, int] | None = None,
 ) -> list[Segment]:
     """Split ``text`` into the segments to send, one PDU each.
@@ -425,6 +442,11 @@ def split_text(
     segment still fits the capacity left by the SMSC's 8-bit concatenation IE) or
     ``"payload"`` (one Segment carrying ``message_payload``, up to 65535 octets).
     ``ports`` is ``(destination_port, originator_port)``, sent as a 16-bit port IE (0x05).
+    ``reference`` None (the default) takes the next of a process-wide sequence
+    (:func:`next_reference`) when the text needs more than one segment: two long
+    messages to one handset must not share a reference while both are being
+    reassembled, so a caller that gives one should allocate it per destination
+    (as :class:`smppd.client.SmppClient` does) and never reuse a constant.
 
     A text that fits one SMS gives one Segment without concatenation info.  Port and national
     language shift IEs go in every segment's UDH (also with SAR and payload, the only way to
@@ -480,7 +502,7 @@ def split_binary(
     data: bytes,
     *,
     method: str = "udh8",
-    reference: int = 0,
+    reference: int | None = None,
     ports: tuple[int, int] | None = None,
     data_coding: int = 0x04,
 ) -> list[Segment]:

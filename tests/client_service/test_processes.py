@@ -32,9 +32,15 @@ def _env() -> dict[str, str]:
     return env
 
 
-def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run(*args: str, timeout: float = 60, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, *args], cwd=REPO, env=_env(), capture_output=True, text=True, timeout=timeout
+        [sys.executable, *args],
+        cwd=REPO,
+        env={**_env(), **(env or {})},
+        stdin=subprocess.DEVNULL,  # (never a terminal: no password prompt)
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -86,7 +92,8 @@ def smsc_port() -> Iterator[int]:
 def send(port: int, *args: str, password: str = "test") -> subprocess.CompletedProcess[str]:
     return run(
         "-m", "smppd.cli", "send", "--host", "127.0.0.1", "--port", str(port),
-        "--system-id", "test", "--password", password, "--from", "Shop", *args,
+        "--system-id", "test", "--from", "Shop", *args,
+        env={"SMPP_PASSWORD": password},  # (not in argv, where ps shows it)
     )
 
 
@@ -138,9 +145,11 @@ def test_send_to_nobody_says_so():
 def test_send_gives_up_after_max_reconnect_attempts(smsc_port, tmp_path):
     config = tmp_path / "client.json"
     config.write_text(json.dumps({"system_id": "test", "max_reconnect_attempts": 2, "reconnect": {"initial": 0.05}}))
+    secret = tmp_path / "password"
+    secret.write_text("nope\n")
     done = run(
         "-m", "smppd.cli", "send", "--config", str(config), "--port", str(smsc_port),
-        "--password", "nope", "--to", "1", "--text", "hi", "--timeout", "20",
+        "--password-file", str(secret), "--to", "1", "--text", "hi", "--timeout", "20",
     )
     assert done.returncode == 1, done
     assert done.stderr.startswith("smppd send: gave up reconnecting (last error: "), done
@@ -150,6 +159,17 @@ def test_send_gives_up_after_max_reconnect_attempts(smsc_port, tmp_path):
 def test_send_usage_errors_exit_2(smsc_port):
     done = send(smsc_port, "--to", "1", "--text", "hi", password="123456789")
     assert (done.returncode, done.stderr) == (2, "smppd send: --password: at most 8 characters (SMPP v3.4)\n")
+    done = run("-m", "smppd.cli", "send", "--to", "1", "--text", "hi", "--password-file", "/nonexistent/pw")
+    assert done.returncode == 2 and done.stderr.startswith("smppd send: --password-file: cannot read /nonexistent/pw")
+
+
+def test_send_password_on_the_command_line_is_warned_about(smsc_port):
+    done = run(
+        "-m", "smppd.cli", "send", "--host", "127.0.0.1", "--port", str(smsc_port),
+        "--system-id", "test", "--password", "test", "--from", "Shop", "--to", "447700900123", "--text", "hi",
+    )
+    assert done.returncode == 0, done
+    assert done.stderr.startswith("smppd send: warning: --password is visible to other users"), done
     done = run("-m", "smppd.cli", "send", "--to", "1")
     assert done.returncode == 2 and "one of the arguments --text --data-hex is required" in done.stderr
 
@@ -186,6 +206,7 @@ def post_message(http_port: int, text: str) -> dict[str, object]:
     request = urllib.request.Request(
         f"http://127.0.0.1:{http_port}/messages",
         data=json.dumps({"to": "447700900123", "text": text}).encode(),
+        headers={"Content-Type": "application/json"},
         method="POST",
     )
     with urllib.request.urlopen(request, timeout=10) as response:

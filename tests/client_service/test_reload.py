@@ -78,7 +78,7 @@ def test_reload_applies_what_it_can_and_names_what_needs_a_restart(tmp_path, log
         "max_queue": 200,
         "concatenation": "udh16",
         "languages": ["turkish"],
-        "http": {"listen": "tcp:9999", "request_timeout": 5, "max_body": 1024, "max_tracked": 10},
+        "http": {"listen": "tcp:9999:interface=127.0.0.1", "request_timeout": 5, "max_body": 1024, "max_tracked": 10},
         "webhook": {"url": "http://127.0.0.1:1/b", "retries": 1, "mo_ack": "delivered", "concurrency": 8},
         "log": {"level": "error", "format": "json"},
         # for a restart

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 import pytest_twisted
 import treq
 from twisted.internet import reactor
@@ -36,22 +37,26 @@ def settings_for(smsc_port: int, **extra: Any) -> Any:
 class Api:
     """treq calls against one base URL, with JSON in and out."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, headers: dict[str, str] | None = None) -> None:
         self.base = f"http://127.0.0.1:{port}"
         self.http = http_client(reactor)
+        self.headers = {"Content-Type": "application/json", **(headers or {})}
 
-    async def call(self, method: str, path: str, body: Any = None, raw: bytes | None = None) -> tuple[int, Any]:
+    async def call(
+        self, method: str, path: str, body: Any = None, raw: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, Any]:
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-        response = await self.http.request(method, self.base + path, data=data, timeout=TIMEOUT)
+        sent = {k: v for k, v in {**self.headers, **(headers or {})}.items() if v is not None}
+        response = await self.http.request(method, self.base + path, data=data, headers=sent, timeout=TIMEOUT)
         content = await treq.content(response)
         assert response.headers.getRawHeaders(b"content-type") == [b"application/json; charset=utf-8"]
         return response.code, json.loads(content)
 
-    def post(self, body: Any = None, raw: bytes | None = None) -> Any:
-        return self.call("POST", "/messages", body, raw)
+    def post(self, body: Any = None, raw: bytes | None = None, headers: dict[str, str] | None = None) -> Any:
+        return self.call("POST", "/messages", body, raw, headers)
 
-    def get(self, path: str) -> Any:
-        return self.call("GET", path)
+    def get(self, path: str, headers: dict[str, str] | None = None) -> Any:
+        return self.call("GET", path, headers=headers)
 
 
 async def started(settings: Any) -> tuple[ClientProcess, Api]:
@@ -224,3 +229,84 @@ async def test_not_ready_before_any_bind():
         assert (await api.post({"to": "1", "text": "a"}))[0] == 202
     finally:
         await service.stopService()
+
+
+HELLO = {"from": "Shop", "to": "447700900123", "text": "hello"}
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_token_is_needed_for_messages_over_real_http():
+    smsc = await start_smsc(reactor)
+    token = "t0ken-of-16-chars-or-more"
+    process, api = await started(settings_for(smsc.number, http={"listen": "tcp:0:interface=127.0.0.1", "token": token}))
+    try:
+        await wait_until(reactor, lambda: process.client.bound_count, what="a bind")
+        assert (await api.post(HELLO))[0] == 401
+        assert (await api.post(HELLO, headers={"Authorization": "Bearer wrong-token-of-16-chars"}))[0] == 401
+        assert (await api.post(HELLO, headers={"Authorization": f"Basic {token}"}))[0] == 401
+        assert (await api.get("/messages/x"))[0] == 401
+        assert process.client.counters["submitted"] == 0
+        assert (await api.get("/healthz"))[0] == 200  # probes stay open
+        code, body = await api.post(HELLO, headers={"Authorization": f"Bearer {token}"})
+        assert code == 202, body
+        code, _ = await api.get(f"/messages/{body['message_id']}", headers={"Authorization": f"bearer {token}"})
+        assert code == 200
+        assert process.api.counters["unauthorized"] == 4
+        assert token not in repr(process.settings)
+    finally:
+        await process.stopService()
+        await smsc.stop()
+
+
+@pytest_twisted.ensureDeferred
+async def test_cross_site_simple_posts_and_foreign_origins_are_refused():
+    """What a web page can make a browser send: a text/plain or form POST
+    (415), or anything with its own Origin (403); nothing is sent."""
+    smsc = await start_smsc(reactor)
+    process, api = await started(settings_for(smsc.number, http={"listen": "tcp:0:interface=127.0.0.1",
+                                                                 "allowed_origins": ["https://ops.example"]}))
+    try:
+        await wait_until(reactor, lambda: process.client.bound_count, what="a bind")
+        for content_type in ("text/plain", "application/x-www-form-urlencoded", "application/jsonp", None):
+            code, body = await api.post(HELLO, headers={"Content-Type": content_type})
+            assert code == 415, (content_type, body)
+        code, _ = await api.post(HELLO, headers={"Origin": "https://evil.example"})
+        assert code == 403
+        assert (await api.get("/metrics", headers={"Origin": "http://evil.example"}))[0] == 403
+        assert process.client.counters["submitted"] == 0
+        own = api.base  # the API's own origin (what a page served by it would send)
+        assert (await api.post(HELLO, headers={"Origin": own}))[0] == 202
+        assert (await api.post(HELLO, headers={"Origin": "https://ops.example", "Content-Type": "application/json; charset=utf-8"}))[0] == 202
+        assert process.client.counters["submitted"] == 2
+    finally:
+        await process.stopService()
+        await smsc.stop()
+
+
+@pytest.mark.parametrize(
+    ("listen", "needs_token"),
+    [
+        ("tcp:9091:interface=127.0.0.1", False),
+        ("tcp6:9091:interface=\\:\\:1", False),
+        ("unix:/run/smppd/api.sock", False),
+        ("tcp:9091", True),
+        ("tcp:9091:interface=0.0.0.0", True),
+        ("tcp:9091:interface=192.0.2.7", True),
+        ("tcp6:9091", True),
+    ],
+)
+def test_a_token_is_required_off_loopback(listen, needs_token):
+    from smppd.configfile import ConfigError
+
+    data = {"system_id": "a", "http": {"listen": listen}}
+    if needs_token:
+        with pytest.raises(ConfigError) as e:
+            parse_client_config(data, "client.json")
+        assert str(e.value).startswith("client.json: http.token: is required when http.listen is not a loopback")
+        assert "\n" not in str(e.value)
+        data["http"]["token"] = "x" * 16
+    assert parse_client_config(data, "client.json").http.listen == listen
+    with pytest.raises(ConfigError, match="http.token"):
+        parse_client_config({"system_id": "a", "http": {"token": "short"}}, "client.json")
+    with pytest.raises(ConfigError, match=r"http.allowed_origins\[0\]"):
+        parse_client_config({"system_id": "a", "http": {"allowed_origins": ["https://a.example/path"]}}, "c.json")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import attrs
+import pytest
 import pytest_twisted
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
@@ -221,3 +222,61 @@ async def test_mo_and_receipts_reach_the_webhook_end_to_end():
         await process.stopService()
         await smsc.stop()
         await hook.stopListening()
+
+
+@pytest_twisted.ensureDeferred
+async def test_receipt_ack_delivered_redelivers_a_receipt_the_webhook_refused():
+    """receipt_ack "delivered": the receipt's deliver_sm_resp waits for the
+    webhook; its first POST fails (500, one attempt), so the client answers
+    ESME_RX_T_APPN, our SMSC keeps the receipt and sends it again, and the
+    second delivery reaches the webhook. (With the default "queued" the
+    receipt is acknowledged before any POST: see the module doc.)"""
+    smsc = await start_smsc(reactor)
+
+    def fail_the_first_report(body: dict[str, Any]) -> int:
+        return 500 if body["type"] == "delivery_report" and len(receiver.of_type("delivery_report")) == 1 else 200
+
+    receiver = Receiver(decide=fail_the_first_report)
+    hook = receiver.listen(reactor)
+    settings = parse_client_config(
+        {
+            "port": smsc.number,
+            "system_id": "test",
+            "password": "test",
+            "http": {"listen": None},
+            "webhook": {
+                "url": f"http://127.0.0.1:{hook.getHost().port}/sms",
+                "receipt_ack": "delivered",
+                "retries": 5,  # (not used for a receipt waited for: one attempt)
+                "backoff_initial": 0.05,
+            },
+        }
+    )
+    process = ClientProcess(settings, reactor)
+    await process.startService()
+    try:
+        client = process.client
+        await client.when_bound()
+        ids = await client.send_message("Shop", "447700900123", "with receipt", receipt=True)
+        await wait_until(reactor, lambda: len(receiver.of_type("delivery_report")) == 2, what="a receipt twice")
+        first, second = receiver.of_type("delivery_report")
+        assert first["message_id"] == second["message_id"] == ids[0]
+        assert first["id"] != second["id"]  # two deliveries by the SMSC, not a webhook retry
+        assert second["state"] == "DELIVRD"
+        assert client.counters["receipts"] == 2
+        assert process.webhook is not None and process.webhook.counters["failed"] == 1
+        store = smsc.smsc.store  # the second answer (ESME_ROK) removed it from the SMSC's outbox
+        await wait_until(reactor, lambda: store.outbox_pending().addCallback(lambda items: not items), what="an empty outbox")
+    finally:
+        await process.stopService()
+        await smsc.stop()
+        await hook.stopListening()
+
+
+def test_receipt_ack_is_validated():
+    from smppd.config import ConfigError
+
+    assert parse_client_config({"system_id": "t"}).webhook.receipt_ack == "queued"
+    assert parse_client_config({"system_id": "t", "webhook": {"receipt_ack": "delivered"}}).webhook.receipt_ack == "delivered"
+    with pytest.raises(ConfigError, match=r"c\.json.*webhook\.receipt_ack"):
+        parse_client_config({"system_id": "t", "webhook": {"receipt_ack": "never"}}, "c.json")

@@ -461,3 +461,22 @@ def test_segments_fit_and_concatenate(text: str) -> None:
             else:
                 assert len(data) <= (140 if len(segs) == 1 else 140 - concat_udh)
         assert "".join(segment_texts(segs)) == text
+
+
+def test_split_text_without_a_reference_never_repeats_one_for_consecutive_messages():
+    """(It used to default to 0: every long message the same reference.)"""
+    refs = [split_text("a" * 400)[0].short_message[3] for _ in range(30)]
+    assert len(set(refs)) == 30
+    refs16 = [int.from_bytes(split_text("a" * 400, method="udh16")[0].short_message[3:5], "big") for _ in range(30)]
+    assert len(set(refs16)) == 30
+    sar = [split_binary(bytes(300), method="sar")[0].sar for _ in range(3)]
+    assert len({s[0] for s in sar if s is not None}) == 3
+
+
+def test_a_message_that_is_not_split_draws_no_reference():
+    from smppd.text.split import next_reference
+
+    first = next_reference("udh16")
+    split_text("short")
+    split_text("a" * 400, method="payload")
+    assert next_reference("udh16") == (first + 1) % 0x10000
