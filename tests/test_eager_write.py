@@ -4,6 +4,7 @@ through ``transport.write`` otherwise, never out of order."""
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 from typing import Any
 
 import pytest_twisted
@@ -270,8 +271,8 @@ def test_start_tls_after_connecting_turns_the_eager_path_off(tmp_path):
     port, server, client = yield _pair("tcp:0:interface=127.0.0.1", "tcp:host=127.0.0.1:port={port}")
     try:
         assert server.writer is not None and client.writer is not None  # decided at connect
-        server_cert = ssl.PrivateCertificate.loadPEM(open(pki.server_pem, "rb").read())
-        ca = ssl.Certificate.loadPEM(open(pki.ca_cert, "rb").read())
+        server_cert = ssl.PrivateCertificate.loadPEM(Path(pki.server_pem).read_bytes())
+        ca = ssl.Certificate.loadPEM(Path(pki.ca_cert).read_bytes())
         server.transport.startTLS(server_cert.options())  # type: ignore[union-attr]
         client.transport.startTLS(ssl.optionsForClientTLS("localhost", trustRoot=ca))  # type: ignore[union-attr]
         yield _roundtrip(server, client)  # through the writers: encrypted, or the peer fails
