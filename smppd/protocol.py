@@ -25,6 +25,7 @@ from typing import Protocol as TypingProtocol
 
 import attrs
 from twisted.internet import error as tx_error
+from twisted.internet import tcp
 from twisted.internet.defer import Deferred, fail
 from twisted.internet.interfaces import IPushProducer, IReactorTime
 from twisted.internet.protocol import Protocol
@@ -60,9 +61,16 @@ _CLOSED = State.CLOSED  # (a module global: reading an Enum member off its class
 _unpack_header = struct.Struct(">IIII").unpack_from
 _session_ids = itertools.count(1)
 
-# What eager_write reads of a Twisted FileDescriptor (tcp.Connection): checked
-# once per connection; a transport without them gets plain transport.write.
-_EAGER_ATTRIBUTES = ("writeSomeData", "connected", "disconnecting", "_writeDisconnected", "_tempDataLen", "dataBuffer", "offset")
+# The transports eager_write writes around: exactly these classes, the plain
+# TCP connections of Twisted's POSIX reactors (not a subclass such as
+# unix.Server, not a wrapper: a TLS layer, like any ProtocolWrapper, forwards
+# unknown attribute lookups to the TCP connection under it, and bytes written
+# there would bypass it).
+_EAGER_TYPES = frozenset({tcp.Server, tcp.Client})
+# What eager_write reads of them (Twisted's FileDescriptor buffer state: no
+# public API says whether it has anything queued); checked once per connection,
+# so that a Twisted without them gets plain transport.write.
+_EAGER_ATTRIBUTES = ("TLS", "writeSomeData", "connected", "disconnecting", "_writeDisconnected", "_tempDataLen", "dataBuffer", "offset")
 
 
 def eager_write(transport: Any) -> Callable[[bytes], None] | None:
@@ -74,17 +82,22 @@ def eager_write(transport: Any) -> Callable[[bytes], None] | None:
     and the peer waits for them (at window 1 that doubles the cost per
     message and adds to every round trip). What the socket does not take at
     once, and every write while anything is queued, goes through
-    ``transport.write``, so the order of the bytes is kept. TLS transports
-    and anything that is not a Twisted file descriptor (in-memory test
-    transports) get None: the caller uses ``transport.write``. This reads the
-    FileDescriptor's buffer state (``_tempDataLen``, ``dataBuffer``,
-    ``offset``): the attributes are checked here, once per connection."""
-    if getattr(transport, "TLS", False) or not all(hasattr(transport, a) for a in _EAGER_ATTRIBUTES):
-        return None
+    ``transport.write``, so the order of the bytes is kept.
 
+    Decided by the transport's real type: only a ``tcp.Server`` or
+    ``tcp.Client`` itself qualifies (TLS layers, other wrappers, unix
+    sockets, in-memory test transports get None: the caller uses
+    ``transport.write``). A TCP connection on which TLS was started later
+    (``startTLS``) is seen at every write (``TLS``) and then goes through
+    ``transport.write``, which encrypts."""
+    if type(transport) not in _EAGER_TYPES or not all(hasattr(transport, a) for a in _EAGER_ATTRIBUTES):
+        return None
+    return _eager_writer(transport)
+
+
+def _eager_writer(t: Any) -> Callable[[bytes], None]:
     def write(data: bytes) -> None:
-        t = transport
-        if t.connected and not (t.disconnecting or t._writeDisconnected or t._tempDataLen) and t.offset == len(t.dataBuffer):
+        if t.connected and not (t.TLS or t.disconnecting or t._writeDisconnected or t._tempDataLen) and t.offset == len(t.dataBuffer):
             sent = t.writeSomeData(data)
             if sent.__class__ is int:
                 if sent == len(data):
@@ -132,19 +145,31 @@ class ConnectionClosed(Exception):
     """The connection closed before the request was answered."""
 
 
+# Input kept while the transport cannot take our output, before the
+# transport itself is paused (see _WriteBackPressure).
+HOLD_LIMIT = 64 * 1024
+
+
 @implementer(IPushProducer)
 class _WriteBackPressure:
     """Registered with the transport: when the peer stops reading our output,
-    stop reading its input (so we stop producing answers)."""
+    stop handling its input (so we stop producing answers).
+
+    The input is held in the protocol, not left in the transport: a TLS
+    transport pauses its producer while it buffers our writes until its
+    handshake is done, and it needs the socket under it read for that; a
+    paused transport would be that socket, and the handshake would never end.
+    Only past HOLD_LIMIT octets held is the transport paused too (by then the
+    peer is sending without reading)."""
 
     def __init__(self, protocol: SmppProtocol) -> None:
         self.protocol = protocol
 
     def pauseProducing(self) -> None:
-        self.protocol.pause_reading("write-buffer")
+        self.protocol._output_blocked()
 
     def resumeProducing(self) -> None:
-        self.protocol.resume_reading("write-buffer")
+        self.protocol._output_unblocked()
 
     def stopProducing(self) -> None:
         pass
@@ -204,6 +229,9 @@ class SmppProtocol(Protocol):
         self._receiving = False
         self._send_out: Callable[[bytes], None] = self._transport_write  # eager_write once connected
         self._paused: set[str] = set()
+        self._blocked = False  # the transport cannot take our output now
+        self._held: list[bytes] | None = None  # input kept meanwhile (None: none is)
+        self._held_size = 0
         self._closing = False
         self._last_rx = 0.0
         self._last_transaction = 0.0
@@ -333,6 +361,9 @@ class SmppProtocol(Protocol):
     # -- data in -------------------------------------------------------------
 
     def dataReceived(self, data: bytes) -> None:
+        if self._held is not None:
+            self._hold(data)
+            return
         self._last_rx = self.clock.seconds()
         self._receiving = True
         fast = self._frame_handlers
@@ -661,6 +692,36 @@ class SmppProtocol(Protocol):
 
     # -- back-pressure -------------------------------------------------------
 
+    def _output_blocked(self) -> None:
+        self._blocked = True
+        if self._held is None:
+            self._held = []
+
+    def _output_unblocked(self) -> None:
+        self._blocked = False
+        if self._receiving:  # (not from a Twisted transport: it resumes between reads)
+            self.clock.callLater(0, self._release_held)
+        else:
+            self._release_held()
+
+    def _hold(self, data: bytes) -> None:
+        assert self._held is not None
+        self._last_rx = self.clock.seconds()
+        self._held.append(data)
+        self._held_size += len(data)
+        if self._held_size > HOLD_LIMIT:
+            self.pause_reading("write-buffer")
+
+    def _release_held(self) -> None:
+        """Handle the input held while the output was blocked, in order."""
+        if self._blocked or self._held is None:
+            return
+        held, self._held, self._held_size = self._held, None, 0
+        if held and self.transport is not None and self.session.state is not _CLOSED:
+            self.dataReceived(b"".join(held))
+        if not self._blocked:
+            self.resume_reading("write-buffer")
+
     def pause_reading(self, reason: str) -> None:
         if not self._paused and self.transport is not None:
             self.transport.pauseProducing()  # type: ignore[attr-defined]
@@ -674,7 +735,8 @@ class SmppProtocol(Protocol):
 
     @property
     def reading_paused(self) -> bool:
-        return bool(self._paused)
+        """Input is not being handled now (held, or the transport paused)."""
+        return bool(self._paused) or self._held is not None
 
     # -- session life --------------------------------------------------------
 

@@ -25,6 +25,7 @@ from smppd.pdu import (
     encode_pdu,
 )
 from smppd.protocol import (
+    HOLD_LIMIT,
     ConnectionClosed,
     ResponseTimeout,
     SessionConfig,
@@ -318,14 +319,34 @@ def test_peer_unbind_is_answered_then_closed():
     assert transport.disconnecting
 
 
-def test_write_back_pressure_pauses_reading():
+def test_write_back_pressure_holds_input_then_handles_it_in_order():
+    # The transport stops taking our output: what the peer sends meanwhile is
+    # held, not handled, and the transport is not paused (a TLS layer that
+    # buffers our writes until its handshake is done must go on reading).
     proto, transport, _ = bound_smsc()
     producer = transport.producer
     producer.pauseProducing()
-    assert transport.producerState == "paused" or proto.reading_paused
-    assert proto.reading_paused
+    assert proto.reading_paused and transport.producerState == "producing"
+    proto.dataReceived(encode_pdu(EnquireLink(sequence_number=4)))
+    proto.dataReceived(encode_pdu(EnquireLink(sequence_number=5)))
+    assert transport.value() == b""
     producer.resumeProducing()
     assert not proto.reading_paused
+    assert read(transport) == [EnquireLinkResp(sequence_number=4), EnquireLinkResp(sequence_number=5)]
+
+
+def test_write_back_pressure_pauses_the_transport_past_the_hold_limit():
+    proto, transport, _ = bound_smsc()
+    producer = transport.producer
+    producer.pauseProducing()
+    link = encode_pdu(EnquireLink(sequence_number=4))
+    n = HOLD_LIMIT // len(link) + 1
+    for _ in range(n):
+        proto.dataReceived(link)
+    assert transport.producerState == "paused"  # the peer sends and does not read
+    producer.resumeProducing()
+    assert transport.producerState == "producing" and not proto.reading_paused
+    assert read(transport) == [EnquireLinkResp(sequence_number=4)] * n
 
 
 def test_pause_reasons_stack():
