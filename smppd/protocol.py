@@ -201,6 +201,12 @@ class SmppProtocol(Protocol):
 
     role: ClassVar[Role]
 
+    @property
+    def unwrapped(self) -> SmppProtocol:
+        """This protocol itself, also when read through a wrapper that forwards
+        attribute lookups (ClientService's proxy): a public way to reach it."""
+        return self
+
     def __init__(
         self,
         clock: IReactorTime,

@@ -14,7 +14,7 @@ import hmac
 import random
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import attrs
 from twisted.application import service
@@ -365,9 +365,9 @@ class SmppClient(service.MultiService):
     def _bind(self, bind: _Bind, proto: EsmeProtocol) -> Deferred[Pdu]:
         c = self.config
         # ClientService hands over a proxy (it needs to hear connectionLost) that forwards
-        # every attribute through __getattr__: keep the protocol itself, the send path
-        # reads several of its attributes per message.
-        proto = getattr(getattr(proto, "send_request_wire", None), "__self__", proto)
+        # every attribute lookup: keep the protocol itself, the send path reads several
+        # of its attributes per message.
+        proto = cast(EsmeProtocol, proto.unwrapped)
         bind.binding = proto
         d = proto.bind(self.bind_type, c.system_id, c.password, c.system_type, c.addr_ton, c.addr_npi, c.address_range)
 
